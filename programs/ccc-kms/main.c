@@ -1,0 +1,17 @@
+/* ccc-kms — the attestation-gated key service.
+ * For now it only reports its version; the service arrives with the pipeline. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+
+int main(int argc, char **argv)
+{
+    ccc_process_harden();
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: ccc-kms [--version]\n\nthe attestation-gated key service (not yet a service).\n");
+        return 0;
+    }
+    printf("ccc-kms %s\n", CCC_VERSION);
+    return 0;
+}

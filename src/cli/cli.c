@@ -1,0 +1,112 @@
+/* The command table and dispatch for `ccc`. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const ccc_cli_command commands[] = {
+    {"version", "", "print the version and the crypto library in use", ccc_cmd_version},
+};
+
+static const size_t command_count = sizeof commands / sizeof commands[0];
+
+/* Number of words in a table row ("bench crypto" -> 2). */
+static int word_count(const char *words)
+{
+    int n = 1;
+    for (const char *p = words; *p; p++)
+        n += (*p == ' ');
+    return n;
+}
+
+/* Does argv[0..] start with the row's words? */
+static bool row_matches(const ccc_cli_command *c, int argc, char **argv)
+{
+    const char *w = c->words;
+    for (int i = 0; i < argc; i++) {
+        size_t len = strcspn(w, " ");
+        if (strlen(argv[i]) != len || strncmp(argv[i], w, len) != 0)
+            return false;
+        w += len;
+        if (*w == '\0')
+            return true;
+        w++;
+    }
+    return false;
+}
+
+static void print_table(FILE *out)
+{
+    fprintf(out, "usage: ccc <command> [options]\n\n"
+                 "Confidential Cat Counter: count cats in a photo that only an attested\n"
+                 "enclave can read. Commands:\n\n");
+    for (size_t i = 0; i < command_count; i++)
+        fprintf(out, "  %-18s %s\n", commands[i].words, commands[i].summary);
+    fprintf(out, "\nRun `ccc <command> --help` for the options of one command.\n");
+}
+
+static const ccc_cli_command *find_row(const char *words)
+{
+    for (size_t i = 0; i < command_count; i++)
+        if (strcmp(commands[i].words, words) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+bool ccc_cli_wants_help(int argc, char **argv, const char *words)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            const ccc_cli_command *c = find_row(words);
+            printf("usage: ccc %s %s\n", words, c ? c->args : "");
+            if (c)
+                printf("\n%s\n", c->summary);
+            return true;
+        }
+    }
+    return false;
+}
+
+int ccc_cli_usage_error(const char *words, const char *why)
+{
+    const ccc_cli_command *c = find_row(words);
+    fprintf(stderr, "ccc %s: %s\nusage: ccc %s %s\n", words, why, words, c ? c->args : "");
+    return ccc_status_exit_code(CCC_ERR_USAGE);
+}
+
+int ccc_cli_report(const char *words, ccc_status st)
+{
+    if (st == CCC_OK)
+        return 0;
+    fprintf(stderr, "ccc %s: %s error: %s\n", words, ccc_status_name(st), ccc_error_detail());
+    return ccc_status_exit_code(st);
+}
+
+int ccc_cli_main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_table(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return ccc_cmd_version(1, argv);
+    const ccc_cli_command *best = NULL;
+    int best_words = 0;
+    for (size_t i = 0; i < command_count; i++) {
+        int n = word_count(commands[i].words);
+        if (n > best_words && row_matches(&commands[i], argc - 1, argv + 1)) {
+            best = &commands[i];
+            best_words = n;
+        }
+    }
+    if (!best) {
+        fprintf(stderr, "ccc: unknown command '%s'\n\n", argv[1]);
+        print_table(stderr);
+        return ccc_status_exit_code(CCC_ERR_USAGE);
+    }
+    /* argv for the command starts at its last word, like a program name. */
+    return best->run(argc - best_words, argv + best_words);
+}

@@ -1,0 +1,47 @@
+/*
+ * cli — the `ccc` command table.
+ *
+ * Every command is one row {words, args, summary, run}; `ccc --help` and
+ * `ccc help` print the table, and dispatch matches the longest row whose
+ * words equal the leading arguments ("bench crypto", "attest verify").
+ * A command's run() gets argv starting at its last word, so getopt works as
+ * usual, and returns a process exit code (see ccc_status_exit_code).
+ *
+ * To add a command: write cmd_<name>.c in this folder with its run
+ * function, declare it below, and add one row to the table in cli.c.
+ */
+#ifndef CCC_CLI_H
+#define CCC_CLI_H
+
+#include <stdbool.h>
+
+#include "base/base.h"
+
+typedef int (*ccc_cli_run_fn)(int argc, char **argv);
+
+typedef struct ccc_cli_command {
+    const char *words;   /* "bench crypto" */
+    const char *args;    /* "[--seconds S]" */
+    const char *summary; /* one line */
+    ccc_cli_run_fn run;
+} ccc_cli_command;
+
+/* Entry point of the `ccc` program. */
+int ccc_cli_main(int argc, char **argv);
+
+/*
+ * Print "ccc <words>: <class>: <detail>" for a failed status to stderr and
+ * return the status's exit code. The detail never carries payload bytes.
+ */
+int ccc_cli_report(const char *words, ccc_status st);
+
+/* True if argv has -h or --help; prints "usage: ccc <words> <args>" and summary. */
+bool ccc_cli_wants_help(int argc, char **argv, const char *words);
+
+/* Print the usage line of one command to stderr and return exit code 2. */
+int ccc_cli_usage_error(const char *words, const char *why);
+
+/* Commands (one run function each). */
+int ccc_cmd_version(int argc, char **argv);
+
+#endif /* CCC_CLI_H */
