@@ -1,0 +1,125 @@
+/*
+ * nn — a small, auditable interpreter for TF.js graph models (the CenterNet
+ * detector we ship). A model is data: no JIT, no dlopen, no Python.
+ *
+ *   load    parse model.json (TF.js "graph-model": modelTopology is a TF
+ *           GraphDef as JSON, one weights shard) with jansson, bounded; check
+ *           every node, attribute, dtype, shape and weight offset against the
+ *           file sizes; widen fp16-quantised float32 weights exactly (the
+ *           .bin layout is documented in /work/shared/MODEL_NOTES.md §1);
+ *           refuse any op outside the allowlist, any cycle, any dangling
+ *           input and any shape that does not check out. Shapes are inferred
+ *           once here, for the one fixed input shape the graph declares.
+ *   plan    a topological schedule, then one memory arena for every
+ *           intermediate tensor with buffer reuse by liveness. Conv weights
+ *           are packed for the fast kernels at load.
+ *   run     no allocation per op: each op writes into its planned slot.
+ *           Tensors are NHWC; float32 and int32 only (bool is stored as
+ *           float 0/1 internally and never leaves the graph).
+ *
+ * Ownership: ccc_nn_model_load copies what it needs out of `model_json` and
+ * `weights` (the caller may free them right after). The model owns its arena;
+ * a tensor view borrows from it and is valid until the next run or free.
+ * A model is not thread-safe: one run at a time per model (it uses its own
+ * small thread pool internally).
+ *
+ * Important caveats:
+ *   - Only the ops in the allowlist (see ccc_nn_op_allowed) with the attribute
+ *     values the detector uses are supported (NHWC, dilation 1, channel
+ *     multiplier 1, ...). Anything else is refused at load, not at run.
+ *   - Fast kernels reorder floating-point sums (FMA, blocking), so results
+ *     differ from the reference kernels by rounding (~1e-6 relative).
+ *   - The input tensor must have exactly the count of the graph's declared
+ *     Placeholder shape; no dynamic shapes.
+ */
+#ifndef CCC_NN_H
+#define CCC_NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* Hard limits checked at load. */
+#define CCC_NN_MAX_JSON_SIZE (8u << 20)     /* model.json bytes              */
+#define CCC_NN_MAX_WEIGHTS_SIZE (64u << 20) /* .bin bytes                    */
+#define CCC_NN_MAX_NODES 4096               /* graph nodes                   */
+#define CCC_NN_MAX_RANK 8                   /* tensor rank                   */
+#define CCC_NN_MAX_ARENA_SIZE (512u << 20)  /* planned activation memory     */
+
+typedef struct ccc_nn_model ccc_nn_model;
+
+typedef struct ccc_nn_options {
+    int threads;            /* worker threads incl. the caller; 0 = all cores */
+    bool reference_kernels; /* plain, obviously-correct kernels (tests)       */
+} ccc_nn_options;
+
+/* A borrowed float32 view of one tensor (int32 tensors are converted). */
+typedef struct ccc_nn_tensor_view {
+    const float *data; /* borrowed: valid until the next run or free */
+    int rank;
+    int64_t shape[CCC_NN_MAX_RANK];
+    size_t count; /* product of shape */
+} ccc_nn_tensor_view;
+
+/* Numbers for benchmarks and logs. */
+typedef struct ccc_nn_stats {
+    size_t node_count;       /* nodes in the graph                              */
+    size_t const_count;      /* Const nodes                                     */
+    size_t step_count;       /* nodes executed per run                          */
+    uint64_t mac_count;      /* conv multiply-adds per run (for GFLOP/s = 2*mac)*/
+    size_t arena_size;       /* bytes of the activation arena                   */
+    size_t weights_size;     /* bytes of widened + packed weights               */
+    int threads;             /* threads used                                    */
+    const char *isa;         /* "avx512", "avx2", "portable" or "reference"     */
+    /* Op histogram: op_count entries of (name, count), borrowed. */
+    size_t op_count;
+    const char *const *op_names;
+    const size_t *op_counts;
+} ccc_nn_stats;
+
+/*
+ * Parse, check and plan a model. `model_json` is the model.json bytes (at
+ * most CCC_NN_MAX_JSON_SIZE), `weights` the single .bin shard. `opt` may be
+ * NULL (all cores, fast kernels). On success *out owns the model (free with
+ * ccc_nn_model_free). Errors: CCC_ERR_PARSE (malformed JSON/graph, dangling
+ * input, cycle, shape mismatch, weight offsets), CCC_ERR_UNSUPPORTED (op or
+ * attribute outside the allowlist), CCC_ERR_LIMIT (sizes), CCC_ERR_NOMEM.
+ */
+CCC_MUST_USE ccc_status ccc_nn_model_load(ccc_bytes model_json, ccc_bytes weights,
+                                          const ccc_nn_options *opt,
+                                          ccc_nn_model **out);
+
+/* Free a model and everything it owns. NULL is fine. */
+void ccc_nn_model_free(ccc_nn_model *m);
+
+/*
+ * Run the graph on one input: `input_name` is the Placeholder's node name
+ * ("tower_0/images"), `input` holds exactly `input_count` floats in the
+ * declared shape (CenterNet: NHWC [1,512,512,3], RGB, values 0..255).
+ * The input is copied; the caller keeps ownership.
+ */
+CCC_MUST_USE ccc_status ccc_nn_model_run(ccc_nn_model *m, const char *input_name,
+                                         const float *input, size_t input_count);
+
+/*
+ * View of a named tensor after a run ("tower_0/detections",
+ * "tower_0/keypoints", "tower_0/wh"). Only graph outputs (nodes nothing else
+ * consumes) are kept alive by the planner; asking for an intermediate
+ * tensor is CCC_ERR_NOT_FOUND. Valid until the next run or free.
+ */
+CCC_MUST_USE ccc_status ccc_nn_model_output(const ccc_nn_model *m, const char *name,
+                                            ccc_nn_tensor_view *out);
+
+/* Declared shape of the input placeholder `name` (rank and dims). */
+CCC_MUST_USE ccc_status ccc_nn_model_input_shape(const ccc_nn_model *m, const char *name,
+                                                 ccc_nn_tensor_view *out);
+
+/* Fill *out with the model's numbers (borrowed strings valid until free). */
+void ccc_nn_model_stats(const ccc_nn_model *m, ccc_nn_stats *out);
+
+/* True if `op` is in the op allowlist. */
+bool ccc_nn_op_allowed(const char *op);
+
+#endif /* CCC_NN_H */
