@@ -273,6 +273,16 @@ CCC_MUST_USE ccc_status ccc_cbor_put_null(ccc_buf *b);
 CCC_MUST_USE ccc_status ccc_cbor_put_raw(ccc_buf *b, ccc_bytes encoded);
 
 /*
+ * Re-encode a decoded item and its subtree, every head in shortest form,
+ * map entries in the order they were decoded (not re-sorted). For a document
+ * decoded with CCC_CBOR_CANONICAL this reproduces the input bytes exactly.
+ * Floats: CCC_ERR_UNSUPPORTED (the encoder has no float writer). Undefined
+ * is written as 0xf7.
+ */
+CCC_MUST_USE ccc_status ccc_cbor_put_item(ccc_buf *b,
+                                          const ccc_cbor_item *item);
+
+/*
  * Deterministic map builder: collect entries in any order, emit them sorted
  * by the bytewise order of their encoded keys (RFC 8949 §4.2.1).
  *

@@ -124,6 +124,68 @@ ccc_status ccc_cbor_put_raw(ccc_buf *b, ccc_bytes encoded)
     return ccc_buf_append_bytes(b, encoded);
 }
 
+/* Pre-order walk; returns the item after the subtree through *next. */
+static ccc_status put_item(ccc_buf *b, const ccc_cbor_item *it,
+                           const ccc_cbor_item **next)
+{
+    const ccc_cbor_item *c = it + 1;
+    size_t children = 0;
+    switch (it->type) {
+    case CCC_CBOR_UINT:
+        CCC_GUARD(put_head(b, 0, it->uint));
+        break;
+    case CCC_CBOR_NINT:
+        CCC_GUARD(put_head(b, 1, it->uint));
+        break;
+    case CCC_CBOR_BYTES:
+        CCC_GUARD(put_string(b, 2, it->str.ptr, it->str.size));
+        break;
+    case CCC_CBOR_TEXT:
+        CCC_GUARD(put_string(b, 3, it->str.ptr, it->str.size));
+        break;
+    case CCC_CBOR_ARRAY:
+        CCC_GUARD(put_head(b, 4, it->count));
+        children = it->count;
+        break;
+    case CCC_CBOR_MAP:
+        CCC_GUARD(put_head(b, 5, it->count));
+        children = it->count * 2;
+        break;
+    case CCC_CBOR_TAG:
+        CCC_GUARD(put_head(b, 6, it->uint));
+        children = 1;
+        break;
+    case CCC_CBOR_FALSE:
+    case CCC_CBOR_TRUE:
+        CCC_GUARD(ccc_cbor_put_bool(b, it->type == CCC_CBOR_TRUE));
+        break;
+    case CCC_CBOR_NULL:
+        CCC_GUARD(ccc_cbor_put_null(b));
+        break;
+    case CCC_CBOR_UNDEFINED:
+        CCC_GUARD(ccc_buf_u8(b, 0xf7));
+        break;
+    case CCC_CBOR_FLOAT:
+        CCC_BAIL(CCC_ERR_UNSUPPORTED, "cannot re-encode a float");
+    }
+    for (size_t i = 0; i < children; i++)
+        CCC_GUARD(put_item(b, c, &c));
+    *next = c;
+    return CCC_OK;
+}
+
+ccc_status ccc_cbor_put_item(ccc_buf *b, const ccc_cbor_item *item)
+{
+    if (!item)
+        CCC_BAIL(CCC_ERR_USAGE, "no CBOR item");
+    size_t before = b->size;
+    const ccc_cbor_item *next;
+    ccc_status st = put_item(b, item, &next);
+    if (st != CCC_OK)
+        b->size = before;
+    return st;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Deterministic map builder                                                 */
 /* ------------------------------------------------------------------------ */
