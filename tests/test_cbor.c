@@ -461,6 +461,14 @@ static void limits_are_enforced(void **state)
     assert_int_equal(decode_hex(&doc, "850102030405", &lim, 0, &b, &n),
                      CCC_ERR_LIMIT);
     free(b);
+    /* Counts beyond the item limit are refused before any child is read
+     * (a map of 3 pairs needs 7 items). */
+    assert_int_equal(decode_hex(&doc, "a3010102020303", &lim, 0, &b, &n),
+                     CCC_ERR_LIMIT);
+    free(b);
+    assert_int_equal(decode_hex(&doc, "a20101020200", &lim, 0, &b, &n),
+                     CCC_ERR_PARSE); /* trailing byte, but within limits */
+    free(b);
 
     lim = ccc_cbor_limits_default();
     lim.max_string_size = 3;

@@ -34,7 +34,8 @@
  *     unassigned simple values (anything but false/true/null/undefined);
  *   - invalid UTF-8 in text strings (§3.1: "a text string ... encoded as
  *     UTF-8"; overlong forms, surrogates and code points > U+10FFFF refused);
- *   - duplicate map keys (§5.6: a map with duplicate keys is "not valid");
+ *   - duplicate map keys (§5.6: such a map "may be well-formed, but it is
+ *     not valid");
  *     keys are compared as encoded bytes, see caveat 1 below;
  *   - exceeding any ccc_cbor_limits value: CCC_ERR_LIMIT.
  * With CCC_CBOR_CANONICAL it also refuses what RFC 8949 §4.2.1 ("Core

@@ -158,8 +158,8 @@ static ccc_status read_head(dec *d, uint8_t *major, uint8_t *ai, uint64_t *arg)
             CCC_BAIL(CCC_ERR_PARSE, "unexpected break stop code");
         CCC_BAIL(CCC_ERR_PARSE, "invalid additional information 31");
     } else {
-        /* RFC 8949 §3: "Additional information values 28 to 30 are reserved
-         * for future expansion ... not well-formed". */
+        /* RFC 8949 §3: AI 28-30 are "Reserved for future additions to
+         * the format"; such an item "is not well-formed". */
         CCC_BAIL(CCC_ERR_PARSE, "reserved additional information");
     }
     /* RFC 8949 §4.2.1: "Preferred serialization MUST be used. In
@@ -247,8 +247,9 @@ static ccc_status decode_map(dec *d, uint32_t depth, uint64_t pairs)
         CCC_TRY(decode_item(d, depth + 1));
     }
     if (keys) {
-        /* RFC 8949 §5.6: "A CBOR map that contains duplicate keys is not
-         * valid". Sort the encoded keys and compare neighbours. */
+        /* RFC 8949 §5.6: "A map that has duplicate keys may be
+         * well-formed, but it is not valid". Sort the encoded keys and
+         * compare neighbours. */
         qsort(keys, (size_t)pairs, sizeof *keys, cmp_key_bytes);
         for (uint64_t i = 1; i < pairs; i++)
             CCC_CHECK(ccc_cbor_bytes_cmp(keys[i - 1], keys[i]) != 0,
@@ -309,6 +310,12 @@ static ccc_status decode_item(dec *d, uint32_t depth)
         if (arg > ccc_reader_remaining(&d->r) ||
             (major == 5 && arg > ccc_reader_remaining(&d->r) / 2))
             CCC_BAIL(CCC_ERR_PARSE, "truncated input");
+        /* And a count beyond max_items is refused before the map's key
+         * scratch array is allocated. */
+        if (arg > d->lim->max_items ||
+            (major == 5 && arg > d->lim->max_items / 2))
+            CCC_BAIL_NUM(CCC_ERR_LIMIT, "too many CBOR items, limit",
+                         d->lim->max_items);
         it.count = (size_t)arg;
         if (major == 4) {
             it.type = CCC_CBOR_ARRAY;

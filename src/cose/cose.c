@@ -24,9 +24,9 @@ typedef struct alg_info {
     size_t sig_size;    /* COSE signature size: r||s or the Ed25519 sig  */
 } alg_info;
 
-/* RFC 9053 §2.1 Table 1 (ECDSA) and §2.2 Table 2 (EdDSA). The curve is
- * bound to the alg here (see cose.h); the ECDSA signature is "the
- * concatenation of r and s", each padded to the curve's field size. */
+/* RFC 9053 §2.1 (ECDSA) and §2.2 (EdDSA). The curve is bound to the alg
+ * here (see cose.h); the ECDSA signature is r and s, each left-padded to
+ * the key size, concatenated. */
 static const alg_info ALGS[] = {
     {CCC_COSE_ALG_ES256, "ES256", EVP_PKEY_EC, NID_X9_62_prime256v1, "SHA256",
      64},
@@ -143,8 +143,7 @@ static ccc_status check_labels(const ccc_cbor_item *prot,
     while ((k = ccc_cbor_iter_next(&it)) && (v = ccc_cbor_iter_next(&it))) {
         if (!is_label(k))
             CCC_BAIL(CCC_ERR_PARSE, "COSE header label is not int or text");
-        /* RFC 9052 §3: "Labels MUST NOT occur in both the protected and
-         * unprotected header buckets." */
+        /* RFC 9052 §3: a label may not be in both buckets. */
         ccc_cbor_iter_init(&jt, unprot);
         while ((k2 = ccc_cbor_iter_next(&jt)) &&
                (v2 = ccc_cbor_iter_next(&jt)))
@@ -190,7 +189,7 @@ static ccc_status parse_alg(ccc_cose_sign1 *msg)
     if (ccc_cbor_get_int(a, &alg) != CCC_OK || !find_alg(alg))
         CCC_BAIL(CCC_ERR_UNSUPPORTED, "unsupported COSE alg");
     msg->alg = alg;
-    /* RFC 9052 §3.1, crit: the recipient "MUST ... reject" a message whose
+    /* RFC 9052 §3.1, crit: a recipient must reject a message whose
      * critical parameters it does not understand. We process none of the
      * optional parameters, so any crit is refused. */
     CCC_GUARD(header_find(msg->protected_map, CCC_COSE_HDR_CRIT, &crit));
@@ -239,8 +238,8 @@ ccc_status ccc_cose_sign1_parse(ccc_cose_sign1 *msg, ccc_bytes input,
               "COSE unprotected header is not a map");
     msg->unprotected_map = unprot;
 
-    /* RFC 9052 §4.2: "payload: ... If the payload is not present in the
-     * message, the value is nil (detached content)". */
+    /* RFC 9052 §4.1, payload: for detached content "a nil CBOR object is
+     * placed in this location". */
     if (payload->type == CCC_CBOR_NULL) {
         msg->detached = true;
     } else {
@@ -285,8 +284,8 @@ ccc_status ccc_cose_sig_structure(ccc_bytes body_protected,
      *   Sig_structure = [ context : "Signature1",
      *       body_protected : empty_or_serialized_map,
      *       external_aad : bstr, payload : bstr ]
-     * "2. ... the protected attributes from the body structure encoded in
-     * a bstr type"; an empty protected header stays as it was received. */
+     * body_protected is the protected bstr of the message as received
+     * (an h'a0' stays h'a0'; see cose.h). */
     ccc_status st = CCC_OK;
     size_t before = out->size;
     CCC_TRY(ccc_cbor_put_array(out, 4));
@@ -433,8 +432,8 @@ static ccc_status sign_raw(const alg_info *a, EVP_PKEY *key, ccc_bytes tbs,
         CCC_CHECK(es, CCC_ERR_INTERNAL, "cannot decode ECDSA signature");
         const BIGNUM *r, *s;
         ECDSA_SIG_get0(es, &r, &s);
-        /* RFC 9053 §2.1: "the signature is ... r and s, each encoded as
-         * a big-endian integer padded to the size of the curve". */
+        /* RFC 9053 §2.1: r and s are "left padded with zero bits to get
+         * to the correct length", then "concatenated together". */
         int half = (int)(a->sig_size / 2);
         CCC_CHECK(BN_bn2binpad(r, sig, half) == half &&
                       BN_bn2binpad(s, sig + half, half) == half,

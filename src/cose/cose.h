@@ -25,17 +25,20 @@
  *       payload : bstr
  *   ]
  *
- * body_protected is the protected header bstr EXACTLY AS RECEIVED (§3:
- * "...the bytes of the protected header as transported are used"); we never
- * re-encode it. An empty protected header may arrive as h'' or as h'a0'
- * (§3: "Recipients MUST accept both a zero-length byte string and a
- * zero-length map encoded in a byte string"); each is signed as it arrived.
+ * body_protected is the protected header bstr EXACTLY AS RECEIVED; we never
+ * re-encode it (RFC 9052 §3 wraps the protected map in a bstr so that the
+ * signed bytes survive intermediaries that decode and re-encode). An empty
+ * protected header may arrive as h'' or as h'a0' (§3: "Recipients MUST
+ * accept both a zero-length byte string and a zero-length map encoded in a
+ * byte string"); each is signed as it arrived, so h'a0' is NOT replaced by
+ * h'' in the Sig_structure (the cose-wg example sign-pass-01 was signed the
+ * other way and is rejected, see tests/test_cose.c).
  *
  * Rules this module enforces (stricter than the RFC where noted):
  *   - the message is untagged or tag 18; any other tag is CCC_ERR_PARSE;
  *   - the protected header bstr is empty or one CBOR map; the unprotected
- *     header is a map; a label in both buckets is CCC_ERR_PARSE (§3: "Labels
- *     MUST NOT occur in both the protected and unprotected header");
+ *     header is a map; header labels are int or tstr (§3); a label in both
+ *     buckets is CCC_ERR_PARSE (§3 forbids a label in both buckets);
  *   - alg (label 1) MUST be in the protected header (§3.1: "This parameter
  *     MUST be authenticated where the ability to do so exists"); missing or
  *     only unprotected: CCC_ERR_PARSE. Unknown alg (or a text alg):
@@ -45,10 +48,12 @@
  *   - the key must match the alg exactly: ES256 = P-256, ES384 = P-384,
  *     ES512 = P-521 (stricter than RFC 9053 §2.1, which only recommends the
  *     curve/hash pairing), EdDSA = Ed25519. Mismatch: CCC_ERR_CRYPTO;
- *   - ECDSA signatures are raw r||s (RFC 9053 §2.1: "the signature is the
- *     concatenation of r and s", each the curve's field size: 64, 96, 132
- *     bytes); any other length is CCC_ERR_CRYPTO. They are converted to DER
- *     (ECDSA_SIG) for OpenSSL. EdDSA signatures are 64 bytes;
+ *   - ECDSA signatures are raw r||s (RFC 9053 §2.1: each integer is
+ *     left-padded to the key size, then "The two integers are then
+ *     concatenated together to form a byte string that is the resulting
+ *     signature": 64, 96, 132 bytes); any other length is
+ *     CCC_ERR_CRYPTO. They are converted to DER (ECDSA_SIG) for OpenSSL.
+ *     EdDSA signatures are 64 bytes;
  *   - a nil (detached) payload is refused unless the caller supplies the
  *     detached payload; a caller-supplied payload for an attached message is
  *     CCC_ERR_USAGE.
