@@ -52,4 +52,14 @@ static inline uint8_t *test_unhex(const char *hex, size_t *size)
     return out;
 }
 
+/* True if all `size` bytes at p are zero (wiping checks). */
+static inline bool test_all_zero(const void *p, size_t size)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < size; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
 #endif /* CCC_TESTUTIL_H */

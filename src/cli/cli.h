@@ -43,5 +43,6 @@ int ccc_cli_usage_error(const char *words, const char *why);
 
 /* Commands (one run function each). */
 int ccc_cmd_version(int argc, char **argv);
+int ccc_cmd_bench_crypto(int argc, char **argv);
 
 #endif /* CCC_CLI_H */
