@@ -39,7 +39,7 @@
  *   - A context is for one direction: a sender context only seals, a
  *     receiver context only opens. Sequence numbers are per context; both
  *     sides must seal/open the same messages in the same order (§5.2).
- *   - info, psk, psk_id, aad-free labels and exporter contexts are capped at
+ *   - info, psk, psk_id, DeriveKeyPair ikm and exporter contexts are capped at
  *     CCC_HPKE_MAX_LABEL_INPUT bytes (RFC 9180 §7.2.1 asks for >= 64).
  *   - Not thread-safe per context; distinct contexts are independent.
  */

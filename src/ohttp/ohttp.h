@@ -36,7 +36,9 @@
  * CCC_ERR_PARSE; unknown KEM/KDF/AEAD or a suite the key does not offer
  * CCC_ERR_UNSUPPORTED; unknown key id CCC_ERR_NOT_FOUND; a message that does
  * not authenticate (any tampered byte of enc, ciphertext or tag)
- * CCC_ERR_CRYPTO. Decapsulation writes no plaintext unless it authenticates.
+ * CCC_ERR_CRYPTO. Decapsulation writes no plaintext unless it authenticates
+ * (out is zeroed on failure). The gateway may decrypt in place:
+ * out == enc_request + CCC_OHTTP_REQUEST_PREFIX_SIZE.
  *
  * Caveats: the header's key_id/kem/kdf/aead are authenticated (they are in
  * the HPKE info), so changing them fails. One response per request context.
