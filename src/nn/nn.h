@@ -53,6 +53,11 @@ typedef struct ccc_nn_model ccc_nn_model;
 typedef struct ccc_nn_options {
     int threads;            /* worker threads incl. the caller; 0 = all cores */
     bool reference_kernels; /* plain, obviously-correct kernels (tests)       */
+    const char *isa;        /* NULL: the best the CPU has; "portable", "avx2"
+                               or "avx512" caps it (tests, benchmarks)        */
+    bool profile;           /* time every op kind (ccc_nn_stats.op_ns)        */
+    size_t arena_limit;     /* activation arena cap in bytes; 0 = default
+                               CCC_NN_MAX_ARENA_SIZE (fuzzers use a small one) */
 } ccc_nn_options;
 
 /* A borrowed float32 view of one tensor (int32 tensors are converted). */
@@ -63,7 +68,8 @@ typedef struct ccc_nn_tensor_view {
     size_t count; /* product of shape */
 } ccc_nn_tensor_view;
 
-/* Numbers for benchmarks and logs. */
+/* Numbers for benchmarks and logs (a snapshot; strings and arrays are
+ * borrowed from the model and valid until it is freed). */
 typedef struct ccc_nn_stats {
     size_t node_count;       /* nodes in the graph                              */
     size_t const_count;      /* Const nodes                                     */
@@ -77,6 +83,8 @@ typedef struct ccc_nn_stats {
     size_t op_count;
     const char *const *op_names;
     const size_t *op_counts;
+    const uint64_t *op_ns;   /* with options.profile: total ns per op kind over
+                                all runs so far, else NULL                     */
 } ccc_nn_stats;
 
 /*
@@ -105,9 +113,11 @@ CCC_MUST_USE ccc_status ccc_nn_model_run(ccc_nn_model *m, const char *input_name
 
 /*
  * View of a named tensor after a run ("tower_0/detections",
- * "tower_0/keypoints", "tower_0/wh"). Only graph outputs (nodes nothing else
- * consumes) are kept alive by the planner; asking for an intermediate
- * tensor is CCC_ERR_NOT_FOUND. Valid until the next run or free.
+ * "tower_0/keypoints", "tower_0/wh"). Only graph outputs are kept alive by
+ * the planner: nodes nothing else consumes, plus the names listed in the
+ * model's signature.outputs. Asking for an intermediate tensor is
+ * CCC_ERR_NOT_FOUND; a non-float output is CCC_ERR_UNSUPPORTED.
+ * Valid until the next run or free. Before the first run the data is zeros.
  */
 CCC_MUST_USE ccc_status ccc_nn_model_output(const ccc_nn_model *m, const char *name,
                                             ccc_nn_tensor_view *out);
