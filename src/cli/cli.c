@@ -8,6 +8,16 @@ static const ccc_cli_command commands[] = {
     {"version", "", "print the version and the crypto library in use", ccc_cmd_version},
     {"bench crypto", "[--seconds S | --quick] [--repeats N] [--aead NAME] [--json]",
      "HPKE seal/open throughput vs raw OpenSSL AEAD (1 KB to 10 MB)", ccc_cmd_bench_crypto},
+    {"attest verify",
+     "DOC [--root PEM|aws] [--at TIME|now] [--pcr N=HEX ...] [--nonce HEX] [--user-data HEX] "
+     "[--public-key HEX] [--max-age S] [--allow-debug-INSECURE] [--any-measurement-INSECURE] [--json]",
+     "verify a Nitro attestation document: chain, signature, PCRs, nonce, age (every check shown)",
+     ccc_cmd_attest_verify},
+    {"attest show", "DOC", "decode an attestation document's fields (does not verify)",
+     ccc_cmd_attest_show},
+    {"bench attest", "[--runs N] [--doc DOC]",
+     "median attestation verify time vs the bare OpenSSL P-384 verifications it needs",
+     ccc_cmd_bench_attest},
 };
 
 static const size_t command_count = sizeof commands / sizeof commands[0];
