@@ -39,11 +39,6 @@ static bool is_dense(const nn_node *n)
     return n->op == OP_FUSEDCONV2D || n->op == OP_CONV2D;
 }
 
-static inline bool is_depthwise(const nn_node *n)
-{
-    return n->op == OP_FUSEDDEPTHWISE || n->op == OP_DEPTHWISE;
-}
-
 static size_t topk_scratch(const ccc_nn_model *m, const nn_node *n);
 
 /* Pack the HWIO filter of a dense conv into [block]{bias[NR], w[K][NR]}. */
