@@ -18,6 +18,16 @@ static const ccc_cli_command commands[] = {
     {"bench attest", "[--runs N] [--doc DOC]",
      "median attestation verify time vs the bare OpenSSL P-384 verifications it needs",
      ccc_cmd_bench_attest},
+    {"detect", "IMAGE... [--threshold T] [--json] [--all] [--model-dir DIR] [--trusted-key PUB.pem] [--manifest FILE] [--threads N] [--raw-out PREFIX]",
+     "count cats in photos with the CenterNet detector (locally, no enclave)", ccc_cmd_detect},
+    {"bench detect", "IMAGE [--runs N] [--warmup W] [--threads N] [--isa portable|avx2|avx512] [--model-dir DIR] [--no-reference]",
+     "detector timings (decode, pre-process, inference, post-process), GFLOP/s, RSS, vs TF.js wasm", ccc_cmd_bench_detect},
+    {"image ppm", "IMAGE OUT.ppm",
+     "decode a JPEG/PNG with the enclave's decoder and write the RGB as binary PPM", ccc_cmd_image_ppm},
+    {"model sign", "--key PRIVATE.pem [--model-dir DIR] [--out FILE]",
+     "sign a model manifest (Ed25519 COSE_Sign1) for the files in DIR", ccc_cmd_model_sign},
+    {"model verify", "[--model-dir DIR] [--manifest FILE] [--trusted-key PUB.pem]",
+     "check model files against the signed manifest (release key unless given)", ccc_cmd_model_verify},
 };
 
 static const size_t command_count = sizeof commands / sizeof commands[0];

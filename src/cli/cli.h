@@ -47,5 +47,10 @@ int ccc_cmd_bench_crypto(int argc, char **argv);
 int ccc_cmd_attest_verify(int argc, char **argv);
 int ccc_cmd_attest_show(int argc, char **argv);
 int ccc_cmd_bench_attest(int argc, char **argv);
+int ccc_cmd_detect(int argc, char **argv);
+int ccc_cmd_bench_detect(int argc, char **argv);
+int ccc_cmd_image_ppm(int argc, char **argv);
+int ccc_cmd_model_sign(int argc, char **argv);
+int ccc_cmd_model_verify(int argc, char **argv);
 
 #endif /* CCC_CLI_H */
