@@ -35,4 +35,26 @@ expect show 0 "PCR0   $P0" -- "$CCC" attest show "$DOC"
 expect show-bad 65 "CCC_ATTEST_E_MISSING_FIELD" -- "$CCC" attest show "$V/tampered/real-missing-pcrs.cbor"
 expect usage 2 "usage: ccc attest verify" -- "$CCC" attest verify
 expect help 0 "usage: ccc attest verify" -- "$CCC" attest verify --help
+# Signed policy bundle: init, sign, verify with anti-rollback, KMS block, and
+# `attest verify --policy` using its measurement sets (blue/green).
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+E0=d265a83faa7b4fa0d73b82b6d06253e894445922937d0ee5a74fe4891da9817611a71e71b98e5329232902de3cf419af
+expect policy-init 0 "policy key written" -- "$CCC" policy init --key "$T/k.pem" --pub "$T/pub.pem" --out "$T/template.json"
+policy_json() { # version pcr0-of-set-1
+  printf '{"version": %s, "measurements": [{"0": "%s"}, {"0": "%s"}], "egress": {"max_answer_bytes": 512, "max_boxes": 64}, "tou": {"max_body_bytes": 1048576, "rate_per_minute": 60}, "model_manifests": ["%s"]}' \
+    "$1" "$2" "$E0" "$(printf 'ab%.0s' $(seq 32))"
+}
+policy_json 2 "$P0" > "$T/p2.json"; policy_json 1 "$P0" > "$T/p1.json"
+expect policy-template-refused 65 "hex" -- "$CCC" policy sign --key "$T/k.pem" --in "$T/template.json" --out "$T/x.cose"
+expect policy-sign 0 "signed policy version 2" -- "$CCC" policy sign --key "$T/k.pem" --in "$T/p2.json" --out "$T/p2.cose"
+expect policy-sign-old 0 "signed policy version 1" -- "$CCC" policy sign --key "$T/k.pem" --in "$T/p1.json" --out "$T/p1.cose"
+expect policy-verify 0 "policy bundle VALID: version 2" -- "$CCC" policy verify "$T/p2.cose" --pub "$T/pub.pem" --state "$T/state"
+expect policy-rollback 77 "older than one already accepted" -- "$CCC" policy verify "$T/p1.cose" --pub "$T/pub.pem" --state "$T/state"
+expect policy-kms 0 "\"kms:RecipientAttestation:PCR0\": \"$P0\"" -- "$CCC" policy kms-conditions "$T/p2.cose" --pub "$T/pub.pem"
+expect policy-show 0 '"version": 2' -- "$CCC" policy show "$T/p2.cose"
+expect attest-policy-blocky 0 "matches accepted measurement set 0" -- "$CCC" attest verify "$DOC" --policy "$T/p2.cose" --policy-pub "$T/pub.pem"
+expect attest-policy-evervault 0 "matches accepted measurement set 1" -- "$CCC" attest verify "$V/attestation-evervault-2023-01-18.cbor" --policy "$T/p2.cose" --policy-pub "$T/pub.pem"
+expect attest-policy-nopub 2 "policy-pub" -- "$CCC" attest verify "$DOC" --policy "$T/p2.cose"
+"$CCC" policy init --key "$T/k2.pem" --pub "$T/pub2.pem" --out "$T/t2.json" 2>/dev/null
+expect attest-policy-wrong-key 66 "crypto" -- "$CCC" attest verify "$DOC" --policy "$T/p2.cose" --policy-pub "$T/pub2.pem"
 [ "$fails" -eq 0 ]

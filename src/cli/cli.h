@@ -47,6 +47,15 @@ int ccc_cmd_bench_crypto(int argc, char **argv);
 int ccc_cmd_attest_verify(int argc, char **argv);
 int ccc_cmd_attest_show(int argc, char **argv);
 int ccc_cmd_bench_attest(int argc, char **argv);
+int ccc_cmd_policy_init(int argc, char **argv);
+int ccc_cmd_policy_sign(int argc, char **argv);
+int ccc_cmd_policy_show(int argc, char **argv);
+int ccc_cmd_policy_verify(int argc, char **argv);
+int ccc_cmd_policy_kms(int argc, char **argv);
+/* Read and verify a policy bundle for `attest verify --policy` (cmd_policy.c). */
+struct ccc_policy;
+CCC_MUST_USE ccc_status ccc_cli_policy_load(const char *bundle, const char *pub,
+                                            struct ccc_policy *out);
 int ccc_cmd_detect(int argc, char **argv);
 int ccc_cmd_bench_detect(int argc, char **argv);
 int ccc_cmd_image_ppm(int argc, char **argv);

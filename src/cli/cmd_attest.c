@@ -4,6 +4,7 @@
  *
  *   ccc attest verify DOC [--root PEM] [--at TIME|now] [--pcr N=HEX ...]
  *                         [--nonce HEX] [--user-data HEX] [--public-key HEX]
+ *                         [--policy BUNDLE --policy-pub PUB.pem]
  *                         [--max-age SECONDS] [--allow-debug-INSECURE]
  *                         [--any-measurement-INSECURE] [--json]
  *
@@ -26,6 +27,7 @@
 
 #include "attest/attest.h"
 #include "cli/cli.h"
+#include "policy/policy.h"
 #include "x509/x509.h"
 
 #define MAX_DOC_FILE (1u << 20)
@@ -182,7 +184,7 @@ int ccc_cmd_attest_verify(int argc, char **argv)
     static const char words[] = "attest verify";
     if (ccc_cli_wants_help(argc, argv, words))
         return 0;
-    enum { O_ROOT = 256, O_AT, O_PCR, O_NONCE, O_UD, O_PK, O_AGE, O_DEBUG, O_ANY, O_JSON };
+    enum { O_ROOT = 256, O_AT, O_PCR, O_NONCE, O_UD, O_PK, O_AGE, O_DEBUG, O_ANY, O_JSON, O_POLICY, O_POLICY_PUB };
     static const struct option opts[] = {
         {"root", required_argument, NULL, O_ROOT},
         {"at", required_argument, NULL, O_AT},
@@ -194,12 +196,15 @@ int ccc_cmd_attest_verify(int argc, char **argv)
         {"allow-debug-INSECURE", no_argument, NULL, O_DEBUG},
         {"any-measurement-INSECURE", no_argument, NULL, O_ANY},
         {"json", no_argument, NULL, O_JSON},
+        {"policy", required_argument, NULL, O_POLICY},
+        {"policy-pub", required_argument, NULL, O_POLICY_PUB},
         {NULL, 0, NULL, 0},
     };
     ccc_status st = CCC_OK;
     int rc = 0;
-    const char *root_path = NULL;
+    const char *root_path = NULL, *policy_path = NULL, *policy_pub = NULL;
     bool json = false;
+    static ccc_policy bundle;
     ccc_attest_pcr_set set;
     memset(&set, 0, sizeof set);
     ccc_attest_policy p;
@@ -253,6 +258,12 @@ int ccc_cmd_attest_verify(int argc, char **argv)
         case O_JSON:
             json = true;
             break;
+        case O_POLICY:
+            policy_path = optarg;
+            break;
+        case O_POLICY_PUB:
+            policy_pub = optarg;
+            break;
         default:
             rc = ccc_cli_usage_error(words, "unknown option");
             goto out;
@@ -267,9 +278,22 @@ int ccc_cmd_attest_verify(int argc, char **argv)
         goto out;
     }
     const char *path = argv[optind];
+    if (set.count > 0 && policy_path) {
+        rc = ccc_cli_usage_error(words, "give --pcr or --policy, not both");
+        goto out;
+    }
     if (set.count > 0) {
         p.sets = &set;
         p.set_count = 1;
+    }
+    if (policy_path) {
+        /* The signed bundle's measurement sets (blue/green) are the allowlist. */
+        st = ccc_cli_policy_load(policy_path, policy_pub, &bundle);
+        if (st != CCC_OK) {
+            rc = ccc_cli_report(words, st);
+            goto out;
+        }
+        ccc_policy_to_attest(&bundle, &p);
     }
     if (nonce)
         p.nonce = ccc_bytes_of(nonce, nonce_size);
@@ -389,7 +413,7 @@ int ccc_cmd_attest_show(int argc, char **argv)
     }
     print_cert_line("certificate", doc.certificate);
     for (size_t i = 0; i < doc.cabundle_count; i++) {
-        char label[16];
+        char label[32];
         snprintf(label, sizeof label, "cabundle[%zu]", i);
         print_cert_line(label, doc.cabundle[i]);
     }
