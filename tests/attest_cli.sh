@@ -57,4 +57,17 @@ expect attest-policy-evervault 0 "matches accepted measurement set 1" -- "$CCC" 
 expect attest-policy-nopub 2 "policy-pub" -- "$CCC" attest verify "$DOC" --policy "$T/p2.cose"
 "$CCC" policy init --key "$T/k2.pem" --pub "$T/pub2.pem" --out "$T/t2.json" 2>/dev/null
 expect attest-policy-wrong-key 66 "crypto" -- "$CCC" attest verify "$DOC" --policy "$T/p2.cose" --policy-pub "$T/pub2.pem"
+# Simulated NSM end to end: measured launch of ccc itself, which asks for a
+# document on fd 3; PCR0 must be the SHA-384 of the exact binary that ran.
+P0S=$(sha384sum "$CCC" | cut -d' ' -f1)
+expect nsm-init 0 "simulated NSM CA written" -- "$CCC" nsm init --dir "$T/ca"
+expect nsm-launch 0 "launched pid" -- "$CCC" nsm launch --dir "$T/ca" --manifest-hash "$(printf 'cd%.0s' $(seq 32))" \
+  --policy "$T/p2.cose" --policy-pub "$T/pub.pem" -- "$CCC" nsm request --nonce 0a0b --user-data 75 --out "$T/sim.cbor"
+expect nsm-verify 0 "VALID" -- "$CCC" attest verify "$T/sim.cbor" --root "$T/ca/root.pem" \
+  --pcr 0=$P0S --pcr 2=$P0S --nonce 0a0b --user-data 75 --at now --max-age 300
+expect nsm-aws-root 66 "CCC_ATTEST_E_UNTRUSTED_ROOT" -- "$CCC" attest verify "$T/sim.cbor" --pcr 0=$P0S
+expect nsm-wrong-nonce 77 "CCC_ATTEST_E_NONCE_MISMATCH" -- "$CCC" attest verify "$T/sim.cbor" --root "$T/ca/root.pem" --pcr 0=$P0S --nonce 0a0c
+expect nsm-show 0 "PCR17" -- "$CCC" attest show "$T/sim.cbor"
+expect nsm-no-ca 66 "not_found" -- "$CCC" nsm launch --dir "$T/nothing" -- /bin/true
+expect nsm-request-no-channel 74 "no NSM channel" -- "$CCC" nsm request --out "$T/x.cbor"
 [ "$fails" -eq 0 ]

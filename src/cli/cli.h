@@ -52,10 +52,15 @@ int ccc_cmd_policy_sign(int argc, char **argv);
 int ccc_cmd_policy_show(int argc, char **argv);
 int ccc_cmd_policy_verify(int argc, char **argv);
 int ccc_cmd_policy_kms(int argc, char **argv);
-/* Read and verify a policy bundle for `attest verify --policy` (cmd_policy.c). */
+/* Read and verify a policy bundle for `attest verify --policy` and
+ * `nsm launch --policy` (cmd_policy.c); `hash` (may be NULL) receives the
+ * policy hash. */
 struct ccc_policy;
 CCC_MUST_USE ccc_status ccc_cli_policy_load(const char *bundle, const char *pub,
-                                            struct ccc_policy *out);
+                                            struct ccc_policy *out, uint8_t hash[32]);
+int ccc_cmd_nsm_init(int argc, char **argv);
+int ccc_cmd_nsm_launch(int argc, char **argv);
+int ccc_cmd_nsm_request(int argc, char **argv);
 int ccc_cmd_detect(int argc, char **argv);
 int ccc_cmd_bench_detect(int argc, char **argv);
 int ccc_cmd_image_ppm(int argc, char **argv);

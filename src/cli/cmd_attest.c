@@ -288,7 +288,7 @@ int ccc_cmd_attest_verify(int argc, char **argv)
     }
     if (policy_path) {
         /* The signed bundle's measurement sets (blue/green) are the allowlist. */
-        st = ccc_cli_policy_load(policy_path, policy_pub, &bundle);
+        st = ccc_cli_policy_load(policy_path, policy_pub, &bundle, NULL);
         if (st != CCC_OK) {
             rc = ccc_cli_report(words, st);
             goto out;

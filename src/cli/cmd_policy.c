@@ -251,9 +251,10 @@ int ccc_cmd_policy_kms(int argc, char **argv)
     return print_json(words, &p, true);
 }
 
-/* For `ccc attest verify --policy BUNDLE --policy-pub PUB.pem`. */
-ccc_status ccc_cli_policy_load(const char *bundle, const char *pub, ccc_policy *out)
+/* For `attest verify --policy` and `nsm launch --policy`; hash may be NULL. */
+ccc_status ccc_cli_policy_load(const char *bundle, const char *pub, ccc_policy *out,
+                               uint8_t hash[32])
 {
     CCC_ENSURE(pub, CCC_ERR_USAGE, "--policy needs --policy-pub (the policy public key)");
-    return open_bundle(bundle, pub, out, NULL);
+    return open_bundle(bundle, pub, out, hash);
 }
