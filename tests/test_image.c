@@ -296,6 +296,33 @@ static void jpeg_cmyk_is_unsupported(void **state)
     ccc_buf_wipe(&enc);
 }
 
+/* Junk bytes before a marker are a benign libjpeg warning (cameras do it);
+ * junk inside the entropy-coded data is damage. */
+static void jpeg_extraneous_bytes_tolerated(void **state)
+{
+    (void)state;
+    ccc_buf enc;
+    make_jpeg(16, 16, JCS_RGB, 3, false, 90, &enc);
+    size_t at = 0;
+    for (size_t i = 2; i + 1 < enc.size && !at; i++)
+        if (enc.data[i] == 0xff && enc.data[i + 1] == 0xdb)
+            at = i;
+    assert_true(at > 0);
+    uint8_t *copy = malloc(enc.size + 2);
+    assert_non_null(copy);
+    memcpy(copy, enc.data, at);
+    copy[at] = 0x12;
+    copy[at + 1] = 0x34;
+    memcpy(copy + at + 2, enc.data + at, enc.size - at);
+    ccc_image img;
+    ccc_image_init(&img);
+    assert_int_equal(ccc_image_decode(ccc_bytes_of(copy, enc.size + 2), NULL, &img), CCC_OK);
+    assert_int_equal(img.width, 16);
+    ccc_image_wipe(&img);
+    free(copy);
+    ccc_buf_wipe(&enc);
+}
+
 /* Every prefix of a valid file fails cleanly; the whole file decodes. */
 static void check_every_truncation(const ccc_buf *enc)
 {
@@ -578,6 +605,7 @@ int main(void)
         cmocka_unit_test(png_every_color_type_and_depth_to_rgb),
         cmocka_unit_test(jpeg_rgb_grey_progressive_decode),
         cmocka_unit_test(jpeg_cmyk_is_unsupported),
+        cmocka_unit_test(jpeg_extraneous_bytes_tolerated),
         cmocka_unit_test(every_truncation_fails),
         cmocka_unit_test(every_byte_tampered_fails_cleanly),
         cmocka_unit_test(png_critical_crc_is_checked),

@@ -11,9 +11,12 @@
  *     before libpng sees the data; for JPEG we check after jpeg_read_header(),
  *     which reads only markers and allocates no image memory.
  *   - libjpeg-turbo's error_exit and libpng's error function longjmp back
- *     into the wrapper (never exit(), never print). Every libjpeg warning
- *     ("corrupt JPEG data", "premature end of data") is fatal: a truncated
- *     or damaged JPEG is CCC_ERR_PARSE, not a half-grey picture.
+ *     into the wrapper (never exit(), never print). libjpeg warnings about
+ *     damaged data ("premature end of JPEG file", "bad Huffman code", ...)
+ *     are fatal: a truncated or damaged JPEG is CCC_ERR_PARSE, not a
+ *     half-grey picture. Four metadata warnings are tolerated (extraneous
+ *     bytes before a marker, unknown JFIF revision, unknown Adobe transform
+ *     code, bad ICC marker), since ordinary cameras produce them.
  *     libjpeg's working memory is capped (max_memory_to_use, no backing
  *     store), progressive JPEGs may have at most CCC_IMAGE_MAX_JPEG_SCANS
  *     scans, and libpng's allocations go through a counting allocator with

@@ -3,8 +3,10 @@
  *
  * libjpeg reports fatal errors through err->error_exit, which "must not
  * return to the caller" (libjpeg.txt, "Error handling"); ours longjmps back
- * to decode_inner(). Warnings (err->emit_message with msg_level -1: corrupt
- * data, premature end of file) are made fatal too. Nothing is printed.
+ * to decode_inner(). Warnings (err->emit_message with msg_level -1) about
+ * damaged data (premature end of file or segment, bad Huffman/arithmetic
+ * code, resync, bad progression) are made fatal too; only four metadata
+ * warnings are tolerated (benign_warning). Nothing is printed.
  *
  * setjmp discipline (C17 7.13.2.1p3): every object that changes after
  * setjmp lives in the caller's `jctx`, never in decode_inner's locals.
@@ -37,10 +39,18 @@ static void on_error_exit(j_common_ptr cinfo)
     longjmp(c->jb, 1);
 }
 
+/* Warnings that do not touch the pixels: metadata oddities that ordinary
+ * cameras and editors produce. Every other warning means damaged data. */
+static bool benign_warning(int code)
+{
+    return code == JWRN_EXTRANEOUS_DATA || code == JWRN_JFIF_MAJOR ||
+           code == JWRN_ADOBE_XFORM || code == JWRN_BOGUS_ICC;
+}
+
 static void on_emit_message(j_common_ptr cinfo, int msg_level)
 {
-    if (msg_level >= 0)
-        return; /* trace messages */
+    if (msg_level >= 0 || benign_warning(cinfo->err->msg_code))
+        return; /* trace messages, benign warnings */
     jctx *c = (jctx *)cinfo->client_data;
     c->msg_code = cinfo->err->msg_code;
     c->warning = true;
