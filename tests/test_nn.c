@@ -587,6 +587,47 @@ static void hard_swish_fusion_matches_reference(void **state)
     tb_free(t);
 }
 
+/* conv → hard-swish: the activation moves into the conv's store (fast mode);
+ * when the conv output has another reader it must stay a separate op. */
+static void hard_swish_fuses_into_conv(void **state)
+{
+    (void)state;
+    for (int extra_reader = 0; extra_reader < 2; extra_reader++) {
+        for (int dw = 0; dw < 2; dw++) {
+            tb *t = tb_new(37);
+            int64_t xd[4] = {1, 12, 10, 24}, wd[4] = {3, 3, 24, dw ? 1 : 40}, bd[1] = {dw ? 24 : 40};
+            float c = 0.1666259765625f, three = 3.0f;
+            tb_placeholder(t, "x", 4, xd);
+            tb_const_f(t, "w", 4, wd, NULL);
+            tb_const_f(t, "b", 1, bd, NULL);
+            tb_const_f(t, "c", 0, NULL, &c);
+            tb_const_f(t, "a", 0, NULL, &three);
+            char a[1024];
+            conv_attrs(a, sizeof a, 1, true, FUSED_BIAS);
+            tb_node(t, "conv", dw ? "FusedDepthwiseConv2dNative" : "_FusedConv2D", "\"x\",\"w\",\"b\"", a);
+            tb_node(t, "mul", "Mul", "\"conv\",\"c\"", T_FLOAT);
+            tb_node(t, "add", "Add", "\"a\",\"conv\"", T_FLOAT);
+            tb_node(t, "r6", "Relu6", "\"add\"", T_FLOAT);
+            tb_node(t, "y", "Mul", "\"r6\",\"mul\"", T_FLOAT);
+            if (extra_reader)
+                tb_node(t, "z", "Relu", "\"conv\"", T_FLOAT);
+            size_t n = 12 * 10 * 24;
+            float *in = random_input(n, 6, -3.0f, 3.0f);
+            double err = compare_fast_ref(t, "y", in, n);
+            if (err > 1e-5)
+                fail_msg("dw %d extra %d: error %g", dw, extra_reader, err);
+            ccc_nn_model *m = load_ok(t, false);
+            ccc_nn_stats st;
+            ccc_nn_model_stats(m, &st);
+            /* Placeholder + conv (+ separate hard-swish and Relu if the conv is shared) */
+            assert_int_equal(st.step_count, extra_reader ? 4 : 2);
+            ccc_nn_model_free(m);
+            free(in);
+            tb_free(t);
+        }
+    }
+}
+
 static void pooling_and_reductions_match_reference(void **state)
 {
     (void)state;
@@ -963,6 +1004,7 @@ int main(void)
         cmocka_unit_test(conv_fast_matches_reference_large),
         cmocka_unit_test(elementwise_fast_matches_reference),
         cmocka_unit_test(hard_swish_fusion_matches_reference),
+        cmocka_unit_test(hard_swish_fuses_into_conv),
         cmocka_unit_test(pooling_and_reductions_match_reference),
         cmocka_unit_test(topk_fast_matches_reference),
         cmocka_unit_test(loader_accepts_the_small_model),

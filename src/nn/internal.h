@@ -29,7 +29,9 @@ typedef enum nn_op {
     OP_COUNT
 } nn_op;
 
-typedef enum nn_act { ACT_NONE = 0, ACT_RELU, ACT_RELU6 } nn_act;
+/* Fused activations. ACT_HSWISH = (x*hs_c) * relu6(x + hs_a), fused at load
+ * (fast mode) from the graph's Mul/Add/Relu6/Mul into the producing conv. */
+typedef enum nn_act { ACT_NONE = 0, ACT_RELU, ACT_RELU6, ACT_HSWISH } nn_act;
 
 typedef enum nn_storage { ST_ARENA = 0, ST_CONST, ST_ALIAS } nn_storage;
 
@@ -72,7 +74,7 @@ typedef struct nn_node {
     int64_t begin[CCC_NN_MAX_RANK];   /* StridedSlice, normalised          */
     int64_t strides[CCC_NN_MAX_RANK];
     int k;                            /* TopKV2 */
-    float hs_c, hs_a;                 /* OP_HSWISH constants */
+    float hs_c, hs_a;                 /* OP_HSWISH / ACT_HSWISH constants */
     bool skip;                        /* folded into a fused node */
     uint64_t macs;
 } nn_node;

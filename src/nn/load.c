@@ -987,6 +987,26 @@ static ccc_status fuse_hswish(ccc_nn_model *m)
             f->hs_a = a;
             f->hs_c = c;
             r->skip = mu->skip = ad->skip = true;
+            /* X straight from a conv that nothing else reads: move the
+             * hard-swish into the conv's store and alias the result to X. */
+            nn_node *pr = &m->nodes[xv->producer];
+            bool conv = pr->op == OP_FUSEDCONV2D || pr->op == OP_CONV2D ||
+                        pr->op == OP_FUSEDDEPTHWISE || pr->op == OP_DEPTHWISE;
+            if (conv && pr->act == ACT_NONE && consumers[x] == 2 && !xv->pinned &&
+                xv->root == x) {
+                pr->act = ACT_HSWISH;
+                pr->hs_a = a;
+                pr->hs_c = c;
+                f->skip = true;
+                int fo_id = f->out[0];
+                bool pin = m->values[fo_id].pinned;
+                for (size_t v = 0; v < m->value_count; v++)
+                    if (m->values[v].root == fo_id)
+                        m->values[v].root = x;
+                m->values[fo_id].storage = ST_ALIAS;
+                if (pin)
+                    m->values[x].pinned = true;
+            }
             if (!m->op_counts[OP_HSWISH]++) {
                 m->op_slot[OP_HSWISH] = (int)m->op_kinds;
                 m->op_names[m->op_kinds++] = "HardSwish (fused)";

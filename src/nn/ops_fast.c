@@ -21,6 +21,52 @@
 
 #define MR 6
 
+/* The fused activation of a conv node, scalar and vector forms. The hard-
+ * swish is computed exactly as the unfused graph does: (x*c) * relu6(x+a). */
+static inline float epi_scalar(const nn_node *n, float x)
+{
+    switch (n->act) {
+    case ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case ACT_RELU6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case ACT_HSWISH: {
+        float t = x + n->hs_a;
+        t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+        return (x * n->hs_c) * t;
+    }
+    default: return x;
+    }
+}
+
+__attribute__((target("avx512f,avx512vl,fma"))) static inline __m512 epi512(const nn_node *n, __m512 x)
+{
+    __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    switch (n->act) {
+    case ACT_RELU: return _mm512_max_ps(x, zero);
+    case ACT_RELU6: return _mm512_min_ps(_mm512_max_ps(x, zero), six);
+    case ACT_HSWISH: {
+        __m512 t = _mm512_add_ps(x, _mm512_set1_ps(n->hs_a));
+        t = _mm512_min_ps(_mm512_max_ps(t, zero), six);
+        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(n->hs_c)), t);
+    }
+    default: return x;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 epi256(const nn_node *n, __m256 x)
+{
+    __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
+    switch (n->act) {
+    case ACT_RELU: return _mm256_max_ps(x, zero);
+    case ACT_RELU6: return _mm256_min_ps(_mm256_max_ps(x, zero), six);
+    case ACT_HSWISH: {
+        __m256 t = _mm256_add_ps(x, _mm256_set1_ps(n->hs_a));
+        t = _mm256_min_ps(_mm256_max_ps(t, zero), six);
+        return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(n->hs_c)), t);
+    }
+    default: return x;
+    }
+}
+
 int nn_fast_detect_isa(void)
 {
 #if defined(__x86_64__)
@@ -47,8 +93,6 @@ ccc_status nn_fast_pack(ccc_nn_model *m, nn_node *n)
     size_t need = 0;
     if (n->op == OP_TOPK)
         need = topk_scratch(m, n);
-    if (n->op == OP_MEAN)
-        need = m->values[n->out[0]].count * sizeof(double);
     if (need > m->scratch_size) {
         free(m->scratch);
         m->scratch = malloc(need);
@@ -63,6 +107,23 @@ ccc_status nn_fast_pack(ccc_nn_model *m, nn_node *n)
     int nr = m->isa == 2 ? 32 : 16;
     size_t K = (size_t)(wv->shape[0] * wv->shape[1] * wv->shape[2]);
     size_t CO = (size_t)wv->shape[3];
+    if (m->isa == 2 && CO <= 8 && wv->shape[0] == 1 && wv->shape[1] == 1 && n->sh == 1 && n->sw == 1) {
+        /* few output channels: per-pixel dot products over K, [CO][Kp] + bias */
+        size_t kp = (K + 15) / 16 * 16;
+        size_t size = (CO * kp + 16) * sizeof(float);
+        float *p = aligned_alloc(NN_ALIGN, (size + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN);
+        CCC_ENSURE(p != NULL, CCC_ERR_NOMEM, "nn: out of memory");
+        memset(p, 0, size);
+        for (size_t co = 0; co < CO; co++) {
+            for (size_t k = 0; k < K; k++)
+                p[co * kp + k] = w[k * CO + co];
+            p[CO * kp + co] = bias ? bias[co] : 0.0f;
+        }
+        n->packed = p;
+        n->pack_nr = 0; /* dot layout */
+        m->packed_size += size;
+        return CCC_OK;
+    }
     size_t blocks = (CO + (size_t)nr - 1) / (size_t)nr;
     size_t panel = (K + 1) * (size_t)nr;
     size_t size = blocks * panel * sizeof(float);
@@ -91,10 +152,10 @@ ccc_status nn_fast_pack(ccc_nn_model *m, nn_node *n)
 /* ------------------------------------------------------------------------ */
 
 typedef void (*tile_fn)(const float *const *rows, int taps, int cin, const float *panel,
-                        nn_act act, float *out, size_t ostride, int mr, int ncols);
+                        const nn_node *n, float *out, size_t ostride, int mr, int ncols);
 
 __attribute__((target("avx512f,avx512vl,fma"))) static void
-tile_avx512(const float *const *rows, int taps, int cin, const float *panel, nn_act act,
+tile_avx512(const float *const *rows, int taps, int cin, const float *panel, const nn_node *n,
             float *out, size_t ostride, int mr, int ncols)
 {
     __m512 bias0 = _mm512_load_ps(panel), bias1 = _mm512_load_ps(panel + 16);
@@ -130,24 +191,15 @@ tile_avx512(const float *const *rows, int taps, int cin, const float *panel, nn_
     __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     __mmask16 k0 = ncols >= 16 ? 0xffff : (__mmask16)((1u << ncols) - 1);
     __mmask16 k1 = ncols >= 32 ? 0xffff : ncols > 16 ? (__mmask16)((1u << (ncols - 16)) - 1) : 0;
-    __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
     for (int p = 0; p < mr; p++) {
-        __m512 x0 = acc[p][0], x1 = acc[p][1];
-        if (act != ACT_NONE) {
-            x0 = _mm512_max_ps(x0, zero);
-            x1 = _mm512_max_ps(x1, zero);
-            if (act == ACT_RELU6) {
-                x0 = _mm512_min_ps(x0, six);
-                x1 = _mm512_min_ps(x1, six);
-            }
-        }
+        __m512 x0 = epi512(n, acc[p][0]), x1 = epi512(n, acc[p][1]);
         _mm512_mask_storeu_ps(out + (size_t)p * ostride, k0, x0);
         _mm512_mask_storeu_ps(out + (size_t)p * ostride + 16, k1, x1);
     }
 }
 
 __attribute__((target("avx2,fma"))) static void
-tile_avx2(const float *const *rows, int taps, int cin, const float *panel, nn_act act, float *out,
+tile_avx2(const float *const *rows, int taps, int cin, const float *panel, const nn_node *n, float *out,
           size_t ostride, int mr, int ncols)
 {
     __m256 bias0 = _mm256_load_ps(panel), bias1 = _mm256_load_ps(panel + 8);
@@ -181,17 +233,8 @@ tile_avx2(const float *const *rows, int taps, int cin, const float *panel, nn_ac
         }
     }
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
     for (int p = 0; p < mr; p++) {
-        __m256 x0 = acc[p][0], x1 = acc[p][1];
-        if (act != ACT_NONE) {
-            x0 = _mm256_max_ps(x0, zero);
-            x1 = _mm256_max_ps(x1, zero);
-            if (act == ACT_RELU6) {
-                x0 = _mm256_min_ps(x0, six);
-                x1 = _mm256_min_ps(x1, six);
-            }
-        }
+        __m256 x0 = epi256(n, acc[p][0]), x1 = epi256(n, acc[p][1]);
         float *o = out + (size_t)p * ostride;
         if (ncols >= 16) {
             _mm256_storeu_ps(o, x0);
@@ -206,7 +249,7 @@ tile_avx2(const float *const *rows, int taps, int cin, const float *panel, nn_ac
 }
 
 static void tile_portable(const float *const *rows, int taps, int cin, const float *panel,
-                          nn_act act, float *out, size_t ostride, int mr, int ncols)
+                          const nn_node *n, float *out, size_t ostride, int mr, int ncols)
 {
     float acc[MR][16];
     for (int p = 0; p < MR; p++)
@@ -224,15 +267,35 @@ static void tile_portable(const float *const *rows, int taps, int cin, const flo
         }
     }
     for (int p = 0; p < mr; p++)
-        for (int j = 0; j < ncols; j++) {
-            float x = acc[p][j];
-            if (act != ACT_NONE)
-                x = x < 0.0f ? 0.0f : x;
-            if (act == ACT_RELU6)
-                x = x > 6.0f ? 6.0f : x;
-            out[(size_t)p * ostride + (size_t)j] = x;
-        }
+        for (int j = 0; j < ncols; j++)
+            out[(size_t)p * ostride + (size_t)j] = epi_scalar(n, acc[p][j]);
 }
+
+/* Pointwise conv with few output channels: out[p][co] = bias + x[p]·wT[co]. */
+__attribute__((target("avx512f,avx512vl,fma"))) static void
+dot_pixels_avx512(const float *x, size_t cin, size_t co_count, const float *packed, const nn_node *n,
+                  float *out, size_t p0, size_t p1)
+{
+    size_t kp = (cin + 15) / 16 * 16;
+    const float *bias = packed + co_count * kp;
+    for (size_t p = p0; p < p1; p++) {
+        const float *xp = x + p * cin;
+        __m512 acc[8];
+        for (size_t co = 0; co < 8; co++)
+            acc[co] = _mm512_setzero_ps();
+        for (size_t c = 0; c < cin; c += 16) {
+            size_t rem = cin - c;
+            __mmask16 k = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+            __m512 xv = _mm512_maskz_loadu_ps(k, xp + c);
+            for (size_t co = 0; co < co_count; co++)
+                acc[co] = _mm512_fmadd_ps(xv, _mm512_load_ps(packed + co * kp + c), acc[co]);
+        }
+        for (size_t co = 0; co < co_count; co++)
+            out[p * co_count + co] = epi_scalar(n, _mm512_reduce_add_ps(acc[co]) + bias[co]);
+    }
+}
+
+#define IM2COL_MAX_K 512
 
 typedef struct conv_job {
     const ccc_nn_model *m;
@@ -252,6 +315,10 @@ static void conv_task(void *ctx, size_t task)
     size_t p0 = chunk * j->chunk, p1 = p0 + j->chunk;
     if (p1 > j->npix)
         p1 = j->npix;
+    if (n->pack_nr == 0) {
+        dot_pixels_avx512(j->x, (size_t)j->C, (size_t)j->CO, n->packed, n, j->o, p0, p1);
+        return;
+    }
     int nr = n->pack_nr, taps = n->kh * n->kw;
     size_t K = (size_t)taps * (size_t)j->C;
     const float *panel = n->packed + blk * (K + 1) * (size_t)nr;
@@ -260,6 +327,8 @@ static void conv_task(void *ctx, size_t task)
         ncols = nr;
     const float *rows[MR * 15 * 15];
     bool pointwise = (taps == 1 && n->sh == 1 && n->sw == 1);
+    bool im2col = taps > 1 && j->C < 8 && K <= IM2COL_MAX_K;
+    float cols[MR][IM2COL_MAX_K];
     for (size_t p = p0; p < p1; p += MR) {
         int mr = (int)(p1 - p < MR ? p1 - p : MR);
         for (int q = 0; q < MR; q++) {
@@ -284,8 +353,25 @@ static void conv_task(void *ctx, size_t task)
                 }
             }
         }
-        j->tile(rows, taps, (int)j->C, panel, n->act,
-                j->o + p * (size_t)j->CO + blk * (size_t)nr, (size_t)j->CO, mr, ncols);
+        float *dst = j->o + p * (size_t)j->CO + blk * (size_t)nr;
+        if (im2col) {
+            /* few input channels: gather the taps into contiguous rows so the
+             * micro-kernel runs one long K loop (same order: tap, channel) */
+            const float *flat[MR];
+            int C = (int)j->C;
+            for (int q = 0; q < MR; q++) {
+                float *dst_row = cols[q];
+                for (int t = 0; t < taps; t++) {
+                    const float *src = rows[t * MR + q];
+                    for (int c = 0; c < C; c++)
+                        *dst_row++ = src[c];
+                }
+                flat[q] = cols[q];
+            }
+            j->tile(flat, 1, (int)K, panel, n, dst, (size_t)j->CO, mr, ncols);
+        } else {
+            j->tile(rows, taps, (int)j->C, panel, n, dst, (size_t)j->CO, mr, ncols);
+        }
     }
 }
 
@@ -297,7 +383,7 @@ static ccc_status fast_dense(ccc_nn_model *m, const nn_node *n)
                   .OW = ov->shape[2], .CO = ov->shape[3]};
     j.tile = m->isa == 2 ? tile_avx512 : m->isa == 1 ? tile_avx2 : tile_portable;
     j.npix = (size_t)(ov->shape[1] * ov->shape[2]);
-    j.nblk = (size_t)((j.CO + n->pack_nr - 1) / n->pack_nr);
+    j.nblk = n->pack_nr ? (size_t)((j.CO + n->pack_nr - 1) / n->pack_nr) : 1;
     /* about 8 tasks per thread, at least a few tiles each */
     size_t want = (size_t)m->threads * 8;
     size_t per = want > j.nblk ? want / j.nblk : 1;
@@ -332,71 +418,75 @@ static void tap_range(int64_t o, int s, int pad, int k, int64_t in, int *k0, int
     *k1 = (int)(hi < k ? hi : k);
 }
 
+/* Finish one depthwise output vector: bias, activation, masked store. */
+__attribute__((target("avx512f,avx512vl,fma"))) static inline void
+dw_store_avx512(const nn_node *n, float *o, __mmask16 k, __m512 acc, __m512 bias)
+{
+    _mm512_mask_storeu_ps(o, k, epi512(n, _mm512_add_ps(acc, bias)));
+}
+
+/*
+ * One output row. Pixels go in groups of four (independent accumulators hide
+ * the FMA latency, each weight vector is loaded once per group) and, inside
+ * a group, every channel block: the group's input lines stay in L1 across
+ * the channel blocks. Edge pixels take the per-pixel path with their valid
+ * tap range.
+ */
 __attribute__((target("avx512f,avx512vl,fma"))) static void dw_row_avx512(const dw_job *j, int64_t oy)
 {
     const nn_node *n = j->n;
-    __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    const int64_t C = j->C, W = j->W, kw = n->kw;
     int ky0, ky1;
     tap_range(oy, n->sh, n->pad_top, n->kh, j->H, &ky0, &ky1);
-    for (int64_t c = 0; c < j->C; c += 16) {
-        int64_t rem = j->C - c;
-        __mmask16 k = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
-        __m512 wr[15 * 15];
-        for (int t = 0; t < n->kh * n->kw; t++)
-            wr[t] = _mm512_maskz_loadu_ps(k, j->w + t * j->C + c);
-        __m512 bias = j->bias ? _mm512_maskz_loadu_ps(k, j->bias + c) : zero;
-        for (int64_t ox = 0; ox < j->OW;) {
-            int kx0, kx1, kx0b, kx1b;
-            tap_range(ox, n->sw, n->pad_left, n->kw, j->W, &kx0, &kx1);
-            tap_range(ox + 3, n->sw, n->pad_left, n->kw, j->W, &kx0b, &kx1b);
-            /* may be negative; only in-range taps are added to it */
-            int64_t xo = ((oy * n->sh - n->pad_top) * j->W + (ox * n->sw - n->pad_left)) * j->C + c;
-            float *op = j->o + (oy * j->OW + ox) * j->C + c;
-            if (ox + 4 <= j->OW && kx0 == 0 && kx1 == n->kw && kx0b == 0 && kx1b == n->kw) {
-                /* four interior pixels: independent accumulators hide FMA latency */
-                int64_t step = (int64_t)n->sw * j->C;
-                __m512 a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    int64_t step = (int64_t)n->sw * C;
+    for (int64_t ox = 0; ox < j->OW;) {
+        int kx0, kx1, kx0b, kx1b;
+        tap_range(ox, n->sw, n->pad_left, n->kw, W, &kx0, &kx1);
+        tap_range(ox + 3, n->sw, n->pad_left, n->kw, W, &kx0b, &kx1b);
+        bool group = ox + 4 <= j->OW && kx0 == 0 && kx1 == n->kw && kx0b == 0 && kx1b == n->kw;
+        /* may be negative; only in-range taps are added to it */
+        int64_t xo = ((oy * n->sh - n->pad_top) * W + (ox * n->sw - n->pad_left)) * C;
+        float *op = j->o + (oy * j->OW + ox) * C;
+        for (int64_t c = 0; c < C; c += 16) {
+            int64_t rem = C - c;
+            __mmask16 k = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+            __m512 bias = j->bias ? _mm512_maskz_loadu_ps(k, j->bias + c) : _mm512_setzero_ps();
+            if (group) {
+                /* the bottom tap row is new to this output row: fetch ahead */
+                if (ox + 12 <= j->OW)
+                    _mm_prefetch((const char *)(j->x + (xo + ((ky1 - 1) * W + 8 * n->sw) * C + c)),
+                                 _MM_HINT_T0);
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
                 for (int ky = ky0; ky < ky1; ky++)
                     for (int kx = 0; kx < n->kw; kx++) {
-                        const float *xp = j->x + (xo + (ky * j->W + kx) * j->C);
-                        __m512 wv = wr[ky * n->kw + kx];
+                        const float *xp = j->x + (xo + (ky * W + kx) * C + c);
+                        __m512 wv = _mm512_maskz_loadu_ps(k, j->w + (ky * kw + kx) * C + c);
                         a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, xp), wv, a0);
                         a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, xp + step), wv, a1);
                         a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, xp + 2 * step), wv, a2);
                         a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, xp + 3 * step), wv, a3);
                     }
-                __m512 r[4] = {a0, a1, a2, a3};
-                for (int q = 0; q < 4; q++) {
-                    __m512 acc = _mm512_add_ps(r[q], bias);
-                    if (n->act != ACT_NONE)
-                        acc = _mm512_max_ps(acc, zero);
-                    if (n->act == ACT_RELU6)
-                        acc = _mm512_min_ps(acc, six);
-                    _mm512_mask_storeu_ps(op + q * j->C, k, acc);
-                }
-                ox += 4;
-                continue;
+                dw_store_avx512(n, op + c, k, a0, bias);
+                dw_store_avx512(n, op + C + c, k, a1, bias);
+                dw_store_avx512(n, op + 2 * C + c, k, a2, bias);
+                dw_store_avx512(n, op + 3 * C + c, k, a3, bias);
+            } else {
+                __m512 acc = _mm512_setzero_ps();
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, j->x + (xo + (ky * W + kx) * C + c)),
+                                              _mm512_maskz_loadu_ps(k, j->w + (ky * kw + kx) * C + c), acc);
+                dw_store_avx512(n, op + c, k, acc, bias);
             }
-            __m512 acc = zero;
-            for (int ky = ky0; ky < ky1; ky++)
-                for (int kx = kx0; kx < kx1; kx++)
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, j->x + (xo + (ky * j->W + kx) * j->C)),
-                                          wr[ky * n->kw + kx], acc);
-            acc = _mm512_add_ps(acc, bias);
-            if (n->act != ACT_NONE)
-                acc = _mm512_max_ps(acc, zero);
-            if (n->act == ACT_RELU6)
-                acc = _mm512_min_ps(acc, six);
-            _mm512_mask_storeu_ps(op, k, acc);
-            ox++;
         }
+        ox += group ? 4 : 1;
     }
 }
 
 __attribute__((target("avx2,fma"))) static void dw_row_avx2(const dw_job *j, int64_t oy)
 {
     const nn_node *n = j->n;
-    __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
+    __m256 zero = _mm256_setzero_ps();
     int ky0, ky1;
     tap_range(oy, n->sh, n->pad_top, n->kh, j->H, &ky0, &ky1);
     for (int64_t c = 0; c < j->C; c += 8) {
@@ -416,12 +506,7 @@ __attribute__((target("avx2,fma"))) static void dw_row_avx2(const dw_job *j, int
                 for (int kx = kx0; kx < kx1; kx++)
                     acc = _mm256_fmadd_ps(_mm256_maskload_ps(j->x + (xo + (ky * j->W + kx) * j->C), mask),
                                           wr[ky * n->kw + kx], acc);
-            acc = _mm256_add_ps(acc, bias);
-            if (n->act != ACT_NONE)
-                acc = _mm256_max_ps(acc, zero);
-            if (n->act == ACT_RELU6)
-                acc = _mm256_min_ps(acc, six);
-            _mm256_maskstore_ps(j->o + (oy * j->OW + ox) * j->C + c, mask, acc);
+            _mm256_maskstore_ps(j->o + (oy * j->OW + ox) * j->C + c, mask, epi256(n, _mm256_add_ps(acc, bias)));
         }
     }
 }
@@ -447,14 +532,8 @@ static void dw_row_portable(const dw_job *j, int64_t oy)
                     o[c] += xp[c] * wp[c];
             }
         }
-        for (int64_t c = 0; c < j->C; c++) {
-            float acc = o[c] + (j->bias ? j->bias[c] : 0.0f);
-            if (n->act != ACT_NONE)
-                acc = acc < 0.0f ? 0.0f : acc;
-            if (n->act == ACT_RELU6)
-                acc = acc > 6.0f ? 6.0f : acc;
-            o[c] = acc;
-        }
+        for (int64_t c = 0; c < j->C; c++)
+            o[c] = epi_scalar(n, o[c] + (j->bias ? j->bias[c] : 0.0f));
     }
 }
 
@@ -685,39 +764,82 @@ static ccc_status fast_unary(ccc_nn_model *m, const nn_node *n)
 /* Mean over H,W; MaxPool; TopK                                              */
 /* ------------------------------------------------------------------------ */
 
+typedef struct mean_job {
+    const float *x;
+    float *o;
+    size_t pix, C;
+} mean_job;
+
+/* Channels [16t, 16t+16): sums in double, like the reference. */
+static void mean_task(void *ctx, size_t task)
+{
+    const mean_job *j = ctx;
+    size_t c0 = task * 16, c1 = c0 + 16 > j->C ? j->C : c0 + 16;
+    double acc[16] = {0};
+    for (size_t p = 0; p < j->pix; p++) {
+        const float *x = j->x + p * j->C;
+        for (size_t c = c0; c < c1; c++)
+            acc[c - c0] += x[c];
+    }
+    for (size_t c = c0; c < c1; c++)
+        j->o[c] = (float)(acc[c - c0] / (double)j->pix);
+}
+
 static ccc_status fast_mean(ccc_nn_model *m, const nn_node *n)
 {
     const nn_value *a = &m->values[n->in[0]];
-    if (!(a->rank == 4 && n->axes_mask == 6u))
+    if (!(a->rank == 4 && n->axes_mask == 6u && a->shape[0] == 1))
         return nn_ref_kernel(n->op)(m, n);
-    size_t pix = (size_t)(a->shape[0] * a->shape[1] * a->shape[2]), C = (size_t)a->shape[3];
-    if (a->shape[0] != 1)
-        return nn_ref_kernel(n->op)(m, n);
-    double *acc = m->scratch;
-    const float *x = nn_f(m, n->in[0]);
-    for (size_t c = 0; c < C; c++)
-        acc[c] = 0.0;
-    for (size_t p = 0; p < pix; p++)
-        for (size_t c = 0; c < C; c++)
-            acc[c] += x[p * C + c];
-    float *o = nn_f(m, n->out[0]);
-    for (size_t c = 0; c < C; c++)
-        o[c] = (float)(acc[c] / (double)pix);
+    mean_job j = {.x = nn_f(m, n->in[0]), .o = nn_f(m, n->out[0]),
+                  .pix = (size_t)(a->shape[1] * a->shape[2]), .C = (size_t)a->shape[3]};
+    nn_pool_run(m->pool, mean_task, &j, (j.C + 15) / 16);
     return CCC_OK;
 }
 
 typedef struct pool_job {
     const nn_node *n;
+    int isa;
     const float *x;
     float *o;
     int64_t H, W, C, OW;
 } pool_job;
+
+/* max with the reference's NaN rule: a NaN tap wins and then sticks. */
+__attribute__((target("avx512f,avx512vl"))) static void maxpool_row_avx512(const pool_job *j, int64_t oy)
+{
+    const nn_node *n = j->n;
+    int ky0, ky1;
+    tap_range(oy, n->sh, n->pad_top, n->kh, j->H, &ky0, &ky1);
+    for (int64_t ox = 0; ox < j->OW; ox++) {
+        int kx0, kx1;
+        tap_range(ox, n->sw, n->pad_left, n->kw, j->W, &kx0, &kx1);
+        int64_t xo = ((oy * n->sh - n->pad_top) * j->W + (ox * n->sw - n->pad_left)) * j->C;
+        float *o = j->o + (oy * j->OW + ox) * j->C;
+        for (int64_t c = 0; c < j->C; c += 16) {
+            int64_t rem = j->C - c;
+            __mmask16 k = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+            __m512 best = _mm512_set1_ps(-INFINITY);
+            for (int ky = ky0; ky < ky1; ky++)
+                for (int kx = kx0; kx < kx1; kx++) {
+                    __m512 v = _mm512_maskz_loadu_ps(k, j->x + (xo + (ky * j->W + kx) * j->C + c));
+                    __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                     _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                    best = _mm512_mask_mov_ps(best, take, v);
+                }
+            _mm512_mask_storeu_ps(o + c, k, best);
+        }
+    }
+}
 
 static void maxpool_task(void *ctx, size_t oy_)
 {
     const pool_job *j = ctx;
     const nn_node *n = j->n;
     int64_t oy = (int64_t)oy_;
+    if (j->isa == 2) {
+        maxpool_row_avx512(j, oy);
+        return;
+    }
     for (int64_t ox = 0; ox < j->OW; ox++) {
         float *o = j->o + (oy * j->OW + ox) * j->C;
         for (int64_t c = 0; c < j->C; c++)
@@ -743,7 +865,7 @@ static void maxpool_task(void *ctx, size_t oy_)
 static ccc_status fast_maxpool(ccc_nn_model *m, const nn_node *n)
 {
     const nn_value *a = &m->values[n->in[0]], *ov = &m->values[n->out[0]];
-    pool_job j = {.n = n, .x = nn_f(m, n->in[0]), .o = nn_f(m, n->out[0]), .H = a->shape[1],
+    pool_job j = {.n = n, .isa = m->isa, .x = nn_f(m, n->in[0]), .o = nn_f(m, n->out[0]), .H = a->shape[1],
                   .W = a->shape[2], .C = a->shape[3], .OW = ov->shape[2]};
     nn_pool_run(m->pool, maxpool_task, &j, (size_t)ov->shape[1]);
     return CCC_OK;
@@ -754,10 +876,12 @@ typedef struct heap_item {
     int32_t i;
 } heap_item;
 
+#define TOPK_CHUNKS 4
+
 static size_t topk_scratch(const ccc_nn_model *m, const nn_node *n)
 {
     (void)m;
-    return (size_t)n->k * sizeof(heap_item);
+    return (size_t)n->k * (TOPK_CHUNKS + 1) * sizeof(heap_item);
 }
 
 /* a ranks before b: value descending, lower index first; NaN above all. */
@@ -789,37 +913,100 @@ static void sift_down(heap_item *h, size_t n, size_t i)
     }
 }
 
+/* The k best of x[i0, i1) in h (k <= i1 - i0), best first. */
+static void topk_range(const float *x, size_t i0, size_t i1, size_t k, heap_item *h)
+{
+    for (size_t i = 0; i < k; i++)
+        h[i] = (heap_item){x[i0 + i], (int32_t)(i0 + i)};
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(h, k, i);
+    for (size_t i = i0 + k; i < i1; i++) {
+        /* indices only grow, so a tie never displaces the root */
+        float v = x[i];
+        if (v > h[0].v || (v != v && h[0].v == h[0].v)) {
+            h[0] = (heap_item){v, (int32_t)i};
+            sift_down(h, k, 0);
+        }
+    }
+    /* heap-sort: repeatedly move the worst to the end */
+    for (size_t e = k; e > 1; e--) {
+        heap_item t = h[0];
+        h[0] = h[e - 1];
+        h[e - 1] = t;
+        sift_down(h, e - 1, 0);
+    }
+}
+
+typedef struct topk_job {
+    const float *x;
+    size_t len, k, chunks;
+    heap_item *h;
+} topk_job;
+
+static void topk_task(void *ctx, size_t t)
+{
+    const topk_job *j = ctx;
+    size_t per = j->len / j->chunks;
+    size_t i0 = t * per, i1 = (t + 1 == j->chunks) ? j->len : i0 + per;
+    topk_range(j->x, i0, i1, j->k, j->h + t * j->k);
+}
+
+/*
+ * Rows are split into chunks, each chunk keeps its own k best (same total
+ * order), and the chunk winners are merged by that order: the result is the
+ * reference's (value descending, then lower index) exactly.
+ */
 static ccc_status fast_topk(ccc_nn_model *m, const nn_node *n)
 {
     const nn_value *a = &m->values[n->in[0]];
     size_t len = (size_t)a->shape[a->rank - 1], rows = a->count / len, k = (size_t)n->k;
     heap_item *h = m->scratch;
     for (size_t r = 0; r < rows; r++) {
-        const float *x = nn_f(m, n->in[0]) + r * len;
-        for (size_t i = 0; i < k; i++)
-            h[i] = (heap_item){x[i], (int32_t)i};
-        for (size_t i = k / 2; i-- > 0;)
-            sift_down(h, k, i);
-        for (size_t i = k; i < len; i++) {
-            /* indices only grow, so a tie never displaces the root */
-            float v = x[i];
-            if (v > h[0].v || (v != v && h[0].v == h[0].v)) {
-                h[0] = (heap_item){v, (int32_t)i};
-                sift_down(h, k, 0);
+        topk_job j = {.x = nn_f(m, n->in[0]) + r * len, .len = len, .k = k, .h = h};
+        j.chunks = len >= 64 * k * TOPK_CHUNKS ? TOPK_CHUNKS : 1;
+        nn_pool_run(m->pool, topk_task, &j, j.chunks);
+        /* merge: repeatedly take the best head among the sorted chunk lists */
+        heap_item *out = h + TOPK_CHUNKS * k;
+        size_t pos[TOPK_CHUNKS] = {0};
+        for (size_t i = 0; i < k; i++) {
+            size_t best = SIZE_MAX;
+            for (size_t c = 0; c < j.chunks; c++) {
+                if (pos[c] >= k)
+                    continue;
+                const heap_item *cand = &h[c * k + pos[c]];
+                if (best == SIZE_MAX ||
+                    ranks_before(cand->v, cand->i, h[best * k + pos[best]].v, h[best * k + pos[best]].i))
+                    best = c;
             }
-        }
-        /* heap-sort: repeatedly move the worst to the end */
-        for (size_t e = k; e > 1; e--) {
-            heap_item t = h[0];
-            h[0] = h[e - 1];
-            h[e - 1] = t;
-            sift_down(h, e - 1, 0);
+            out[i] = h[best * k + pos[best]++];
         }
         for (size_t i = 0; i < k; i++) {
-            nn_f(m, n->out[0])[r * k + i] = h[i].v;
-            nn_i(m, n->out[1])[r * k + i] = h[i].i;
+            nn_f(m, n->out[0])[r * k + i] = out[i].v;
+            nn_i(m, n->out[1])[r * k + i] = out[i].i;
         }
     }
+    return CCC_OK;
+}
+
+static void cast_task(void *ctx, size_t task)
+{
+    const ew_job *j = ctx;
+    size_t i0 = task * EW_CHUNK, i1 = i0 + EW_CHUNK;
+    if (i1 > j->count)
+        i1 = j->count;
+    const int32_t *x = (const int32_t *)(const void *)j->a;
+    for (size_t i = i0; i < i1; i++)
+        j->o[i] = (float)x[i];
+}
+
+/* int32/bool → float in parallel; other casts use the reference. */
+static ccc_status fast_cast(ccc_nn_model *m, const nn_node *n)
+{
+    if (m->values[n->in[0]].dtype == NN_F32 || n->dst_dtype != NN_F32)
+        return nn_ref_kernel(n->op)(m, n);
+    ew_job j = {.m = m, .n = n, .a = nn_f(m, n->in[0]), .o = nn_f(m, n->out[0]),
+                .count = m->values[n->out[0]].count};
+    nn_pool_run(m->pool, cast_task, &j, (j.count + EW_CHUNK - 1) / EW_CHUNK);
     return CCC_OK;
 }
 
@@ -840,6 +1027,7 @@ nn_kernel_fn nn_fast_kernel(nn_op op)
     case OP_HSWISH: return fast_unary;
     case OP_MEAN: return fast_mean;
     case OP_MAXPOOL: return fast_maxpool;
+    case OP_CAST: return fast_cast;
     case OP_TOPK: return fast_topk;
     default: return NULL;
     }

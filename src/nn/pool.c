@@ -4,15 +4,18 @@
  * when all tasks are done. Tasks are claimed from one atomic ticket that
  * holds (job generation << 32 | next task), so a late worker can never claim
  * a task of a newer job by mistake.
- * Workers spin briefly after a job (ops come in quick succession), then
- * sleep on a condition variable. No allocation per run.
+ * Workers spin for a few milliseconds after a job (ops come in quick
+ * succession), then sleep on a condition variable. No allocation per run.
  */
 #include <sched.h>
 #include <stdlib.h>
 
 #include "nn/internal.h"
 
-#define SPIN_ROUNDS 20000
+/* Workers spin this long after a job before sleeping: ops follow each other
+ * within microseconds to a few milliseconds, and a futex wake-up costs more
+ * than the small ops themselves. */
+#define SPIN_NS 5000000ull
 
 struct nn_pool {
     int threads;
@@ -55,12 +58,12 @@ static void *worker(void *arg)
     struct nn_pool *p = arg;
     uint64_t seen = gen_of(p);
     for (;;) {
-        uint64_t g;
-        int spins = 0;
-        while ((g = gen_of(p)) == seen &&
-               !atomic_load(&p->stop) && spins < SPIN_ROUNDS) {
-            spins++;
+        uint64_t g, start = ccc_now_ns();
+        unsigned spins = 0;
+        while ((g = gen_of(p)) == seen && !atomic_load(&p->stop)) {
             __builtin_ia32_pause();
+            if ((++spins & 255) == 0 && ccc_now_ns() - start > SPIN_NS)
+                break;
         }
         if (g == seen && !atomic_load(&p->stop)) {
             pthread_mutex_lock(&p->mu);
