@@ -130,9 +130,16 @@ static void print_json(FILE *out, const char *path, const ccc_image *img,
     fprintf(out, "]}");
 }
 
-/* Raw float32 tensors of the last run, for comparison with the reference. */
+/* Raw float32 tensors of the last run (the resized input and the
+ * outputs), for comparison with the reference. */
 static ccc_status dump_raw(ccc_detect_model *m, const char *prefix)
 {
+    char in_path[4096];
+    int in_n = snprintf(in_path, sizeof in_path, "%s.input.f32", prefix);
+    CCC_ENSURE(in_n > 0 && (size_t)in_n < sizeof in_path, CCC_ERR_LIMIT, "path too long");
+    CCC_GUARD(ccc_file_write(in_path, ccc_detect_model_input(m),
+                             (size_t)CCC_DETECT_INPUT_SIDE * CCC_DETECT_INPUT_SIDE * 3 *
+                                 sizeof(float)));
     static const char *const names[] = {"tower_0/detections", "tower_0/keypoints",
                                         "tower_0/wh"};
     static const char *const files[] = {"detections", "keypoints", "wh"};

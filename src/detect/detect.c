@@ -311,6 +311,11 @@ double ccc_detect_model_threshold(const ccc_detect_model *m)
     return m->threshold;
 }
 
+const float *ccc_detect_model_input(const ccc_detect_model *m)
+{
+    return m->input;
+}
+
 struct ccc_nn_model *ccc_detect_model_nn(ccc_detect_model *m)
 {
     return m->nn;

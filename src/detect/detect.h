@@ -159,6 +159,11 @@ CCC_MUST_USE ccc_status ccc_detect_model_run(ccc_detect_model *m, const ccc_imag
                                              double threshold, ccc_detect_result *out,
                                              ccc_detect_timing *timing);
 
+/* The pre-processed input of the last run: 512*512*3 floats, NHWC
+ * (borrowed; valid until the next run or free). For comparisons with the
+ * reference, which must see the bit-identical tensor. */
+const float *ccc_detect_model_input(const ccc_detect_model *m);
+
 /* The underlying nn model (borrowed): raw outputs, stats. */
 struct ccc_nn_model *ccc_detect_model_nn(ccc_detect_model *m);
 

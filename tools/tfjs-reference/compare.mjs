@@ -9,6 +9,8 @@
 // (PREFIX.detections.f32, .keypoints.f32, .wh.f32) both wrote.
 // Checks (tolerances from MODEL_NOTES §5, where TF.js's own wasm and cpu
 // backends differ by up to 1.1e-3 px on detections and 1.4e-6 on keypoints):
+//   - the resized 512x512x3 input tensor is bit-identical (our float32
+//     legacy ResizeBilinear vs tf.image.resizeBilinear on the wasm backend);
 //   - identical cat count and the same kept boxes (class, NMS order),
 //     scores within 1e-4 relative, box corners within 0.01 px + 1e-4 rel,
 //     human's integer boxes within 1 px (truncation near an integer);
@@ -58,6 +60,15 @@ if (c.detections.length !== r.detections.length) {
 }
 
 // ---- raw tensors ------------------------------------------------------------------
+const ci = readF32(`${cPrefix}.input.f32`);
+const ri = readF32(`${rPrefix}.input.f32`);
+if (ci && ri) {
+  if (ci.length !== ri.length || ci.length !== 512 * 512 * 3) fail(`input sizes ${ci.length} vs ${ri.length}`);
+  let differ = 0;
+  for (let i = 0; i < ci.length; i++) if (!Object.is(ci[i], ri[i])) differ++;
+  if (differ) fail(`resized input: ${differ} values not bit-identical`);
+}
+
 const cd = readF32(`${cPrefix}.detections.f32`);
 const rd = readF32(`${rPrefix}.detections.f32`);
 let detMax = 0;
@@ -109,4 +120,4 @@ if (failures.length) {
   process.stdout.write(`FAIL ${name}\n${failures.map((f) => `  ${f}\n`).join('')}`);
   process.exit(1);
 }
-process.stdout.write(`ok   ${name}: ${c.cats} cat(s), ${c.detections.length} box(es); max |d| detections ${detMax.toExponential(2)}, keypoints ${kpMax.toExponential(2)}, wh ${whMax.toExponential(2)}\n`);
+process.stdout.write(`ok   ${name}: ${c.cats} cat(s), ${c.detections.length} box(es); input bit-identical; max |d| detections ${detMax.toExponential(2)}, keypoints ${kpMax.toExponential(2)}, wh ${whMax.toExponential(2)}\n`);

@@ -17,8 +17,9 @@
 // (jpeg-js; a pure-JS decoder whose pixels can differ slightly from
 // libjpeg-turbo's, so prefer PPM for comparisons).
 // Prints one JSON object: detections, cat count, inference time (median and
-// p95 over --runs after --warmup). --raw-out writes PREFIX.detections.f32,
-// PREFIX.keypoints.f32 and PREFIX.wh.f32 (float32 little-endian).
+// p95 over --runs after --warmup). --raw-out writes PREFIX.input.f32 (the
+// resized 512x512x3 input), PREFIX.detections.f32, PREFIX.keypoints.f32 and
+// PREFIX.wh.f32 (float32 little-endian).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,6 +195,8 @@ async function main() {
   }
   if (a.rawOut) {
     const outs = model.execute(resize, ['tower_0/detections', 'tower_0/keypoints', 'tower_0/wh']);
+    const input512 = await resize.data();
+    fs.writeFileSync(`${a.rawOut}.input.f32`, Buffer.from(input512.buffer, input512.byteOffset, input512.byteLength));
     const names = ['detections', 'keypoints', 'wh'];
     for (let i = 0; i < 3; i++) {
       const d = await outs[i].data();
