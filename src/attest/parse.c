@@ -109,30 +109,47 @@ static const char *const field_names[F_COUNT] = {
         CCC_FAIL_NUM((cls), detail, (n)); \
     } while (0)
 
+/* A field's name in details: static literals only (never payload bytes). */
+static const char *const type_details[] = {
+    "certificate is not a byte string", "cabundle entry is not a byte string",
+    "public_key is neither bytes nor null", "user_data is neither bytes nor null",
+    "nonce is neither bytes nor null",
+};
+static const char *const size_details[] = {
+    "certificate size out of bounds (1..1024 bytes)",
+    "cabundle entry size out of bounds (1..1024 bytes)",
+    "public_key size out of bounds (1..1024 bytes)",
+    "user_data over 1024 bytes",
+    "nonce over 1024 bytes",
+};
+enum bstr_field { B_CERTIFICATE, B_CABUNDLE, B_PUBLIC_KEY, B_USER_DATA, B_NONCE };
+
 /* bstr of min..max bytes. */
 static ccc_status get_bstr(const ccc_cbor_item *it, size_t min, size_t max, ccc_bytes *out,
-                           ccc_attest_error *why)
+                           enum bstr_field f, ccc_attest_error *why)
 {
-    ccc_status st = CCC_OK;
-    if (it->type != CCC_CBOR_BYTES)
-        REFUSE(CCC_ATTEST_E_FIELD_TYPE, CCC_ERR_PARSE, "attestation field is not a byte string");
-    if (it->str.size < min || it->str.size > max)
-        REFUSE(CCC_ATTEST_E_FIELD_SIZE, CCC_ERR_LIMIT, "attestation field size out of bounds");
+    if (it->type != CCC_CBOR_BYTES) {
+        *why = CCC_ATTEST_E_FIELD_TYPE;
+        return ccc_error_raise(CCC_ERR_PARSE, type_details[f], false, 0, __FILE__, __LINE__);
+    }
+    if (it->str.size < min || it->str.size > max) {
+        *why = CCC_ATTEST_E_FIELD_SIZE;
+        return ccc_error_raise(CCC_ERR_LIMIT, size_details[f], false, 0, __FILE__, __LINE__);
+    }
     *out = it->str;
-out:
-    return st;
+    return CCC_OK;
 }
 
-/* bstr of min..max bytes, or null. */
+/* bstr of min..1024 bytes, or null. */
 static ccc_status get_opt_bstr(const ccc_cbor_item *it, size_t min, bool *has, ccc_bytes *out,
-                               ccc_attest_error *why)
+                               enum bstr_field f, ccc_attest_error *why)
 {
     if (it->type == CCC_CBOR_NULL) {
         *has = false;
         return CCC_OK;
     }
     *has = true;
-    return get_bstr(it, min, CCC_ATTEST_MAX_USER_SIZE, out, why);
+    return get_bstr(it, min, CCC_ATTEST_MAX_USER_SIZE, out, f, why);
 }
 
 static ccc_status parse_pcrs(ccc_attest_doc *doc, const ccc_cbor_item *map, ccc_attest_error *why)
@@ -183,7 +200,7 @@ static ccc_status parse_cabundle(ccc_attest_doc *doc, const ccc_cbor_item *arr,
     const ccc_cbor_item *c;
     while ((c = ccc_cbor_iter_next(&it))) {
         CCC_TRY(get_bstr(c, 1, CCC_ATTEST_MAX_CERT_SIZE, &doc->cabundle[doc->cabundle_count],
-                         why));
+                         B_CABUNDLE, why));
         doc->cabundle_count++;
     }
 out:
@@ -223,19 +240,19 @@ static ccc_status parse_field(ccc_attest_doc *doc, enum field f, const ccc_cbor_
         CCC_TRY(parse_pcrs(doc, v, why));
         break;
     case F_CERTIFICATE:
-        CCC_TRY(get_bstr(v, 1, CCC_ATTEST_MAX_CERT_SIZE, &doc->certificate, why));
+        CCC_TRY(get_bstr(v, 1, CCC_ATTEST_MAX_CERT_SIZE, &doc->certificate, B_CERTIFICATE, why));
         break;
     case F_CABUNDLE:
         CCC_TRY(parse_cabundle(doc, v, why));
         break;
     case F_PUBLIC_KEY:
-        CCC_TRY(get_opt_bstr(v, 1, &doc->has_public_key, &doc->public_key, why));
+        CCC_TRY(get_opt_bstr(v, 1, &doc->has_public_key, &doc->public_key, B_PUBLIC_KEY, why));
         break;
     case F_USER_DATA:
-        CCC_TRY(get_opt_bstr(v, 0, &doc->has_user_data, &doc->user_data, why));
+        CCC_TRY(get_opt_bstr(v, 0, &doc->has_user_data, &doc->user_data, B_USER_DATA, why));
         break;
     case F_NONCE:
-        CCC_TRY(get_opt_bstr(v, 0, &doc->has_nonce, &doc->nonce, why));
+        CCC_TRY(get_opt_bstr(v, 0, &doc->has_nonce, &doc->nonce, B_NONCE, why));
         break;
     default:
         REFUSE(CCC_ATTEST_E_EXTRA_FIELD, CCC_ERR_INTERNAL, "unknown field");
