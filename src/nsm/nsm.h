@@ -41,6 +41,13 @@
  *
  * Ownership: ccc_nsm_ca and ccc_nsm_sim are caller-owned (init/wipe); they
  * own their EVP_PKEYs and buffers and free them on wipe.
+ *
+ * Important caveats
+ * 1. The launched program must be an ELF executable: the sealed memfd is
+ *    close-on-exec, so a "#!" script (whose interpreter would reopen it by
+ *    /proc path) fails to start. Measure the interpreter-free binary.
+ * 2. The CA keys live in plain files (mode 0600) — see "does NOT protect".
+ * 3. One simulator serves one launched program; its PCRs are per boot.
  */
 #ifndef CCC_NSM_H
 #define CCC_NSM_H
