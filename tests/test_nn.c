@@ -628,6 +628,36 @@ static void hard_swish_fuses_into_conv(void **state)
     }
 }
 
+/* conv → Sigmoid → Identity (the heat-map head): fused in fast mode. */
+static void sigmoid_fuses_into_conv(void **state)
+{
+    (void)state;
+    {
+        tb *t = tb_new(41);
+        int64_t xd[4] = {1, 9, 7, 20}, wd[4] = {1, 1, 20, 35}, bd[1] = {35};
+        tb_placeholder(t, "x", 4, xd);
+        tb_const_f(t, "w", 4, wd, NULL);
+        tb_const_f(t, "b", 1, bd, NULL);
+        char a[1024];
+        conv_attrs(a, sizeof a, 1, true, FUSED_BIAS);
+        tb_node(t, "conv", "_FusedConv2D", "\"x\",\"w\",\"b\"", a);
+        tb_node(t, "sig", "Sigmoid", "\"conv\"", T_FLOAT);
+        tb_node(t, "y", "Identity", "\"sig\"", T_FLOAT);
+        size_t n = 9 * 7 * 20;
+        float *in = random_input(n, 12, -4.0f, 4.0f);
+        double err = compare_fast_ref(t, "y", in, n);
+        if (err > 1e-6)
+            fail_msg("error %g", err);
+        ccc_nn_model *m = load_ok(t, false);
+        ccc_nn_stats st;
+        ccc_nn_model_stats(m, &st);
+        assert_int_equal(st.step_count, 3); /* Placeholder, conv+sigmoid, Identity */
+        ccc_nn_model_free(m);
+        free(in);
+        tb_free(t);
+    }
+}
+
 static void pooling_and_reductions_match_reference(void **state)
 {
     (void)state;
@@ -1005,6 +1035,7 @@ int main(void)
         cmocka_unit_test(elementwise_fast_matches_reference),
         cmocka_unit_test(hard_swish_fusion_matches_reference),
         cmocka_unit_test(hard_swish_fuses_into_conv),
+        cmocka_unit_test(sigmoid_fuses_into_conv),
         cmocka_unit_test(pooling_and_reductions_match_reference),
         cmocka_unit_test(topk_fast_matches_reference),
         cmocka_unit_test(loader_accepts_the_small_model),

@@ -1015,6 +1015,30 @@ static ccc_status fuse_hswish(ccc_nn_model *m)
             break;
         }
     }
+    /* conv → Sigmoid (the class heat-map): the sigmoid moves into the conv's
+     * store, the Sigmoid's result aliases the conv's */
+    for (size_t i = 0; i < m->node_count; i++) {
+        nn_node *f = &m->nodes[i];
+        if (f->op != OP_SIGMOID || f->skip)
+            continue;
+        int x = f->in[0];
+        nn_value *xv = &m->values[x];
+        nn_node *pr = &m->nodes[xv->producer];
+        bool conv = pr->op == OP_FUSEDCONV2D || pr->op == OP_CONV2D ||
+                    pr->op == OP_FUSEDDEPTHWISE || pr->op == OP_DEPTHWISE;
+        if (!conv || pr->act != ACT_NONE || consumers[x] != 1 || xv->pinned || xv->root != x)
+            continue;
+        pr->act = ACT_SIGMOID;
+        f->skip = true;
+        int fo_id = f->out[0];
+        bool pin = m->values[fo_id].pinned;
+        for (size_t v = 0; v < m->value_count; v++)
+            if (m->values[v].root == fo_id)
+                m->values[v].root = x;
+        m->values[fo_id].storage = ST_ALIAS;
+        if (pin)
+            xv->pinned = true;
+    }
     free(consumers);
     size_t w = 0;
     for (size_t s = 0; s < m->step_count; s++)

@@ -33,8 +33,33 @@ static inline float epi_scalar(const nn_node *n, float x)
         t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
         return (x * n->hs_c) * t;
     }
+    case ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     default: return x;
     }
+}
+
+/* Sigmoid 1/(1+exp(-x)) with a Cephes-style expf (about 1 ulp). */
+__attribute__((target("avx512f,avx512vl,fma"))) static inline __m512 sigmoid512(__m512 v)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), lo = _mm512_set1_ps(-87.0f), hi = _mm512_set1_ps(88.0f);
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 c1 = _mm512_set1_ps(0.693359375f), c2 = _mm512_set1_ps(-2.12194440e-4f);
+    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), v); /* exp(-x) */
+    t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
+    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(t, log2e), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(fx, c1, t);
+    r = _mm512_fnmadd_ps(fx, c2, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, one));
+    __m512 e = _mm512_scalef_ps(p, fx);
+    __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, e));
+    /* NaN in, NaN out */
+    return _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
 }
 
 __attribute__((target("avx512f,avx512vl,fma"))) static inline __m512 epi512(const nn_node *n, __m512 x)
@@ -48,6 +73,7 @@ __attribute__((target("avx512f,avx512vl,fma"))) static inline __m512 epi512(cons
         t = _mm512_min_ps(_mm512_max_ps(t, zero), six);
         return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(n->hs_c)), t);
     }
+    case ACT_SIGMOID: return sigmoid512(x);
     default: return x;
     }
 }
@@ -62,6 +88,13 @@ __attribute__((target("avx2,fma"))) static inline __m256 epi256(const nn_node *n
         __m256 t = _mm256_add_ps(x, _mm256_set1_ps(n->hs_a));
         t = _mm256_min_ps(_mm256_max_ps(t, zero), six);
         return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(n->hs_c)), t);
+    }
+    case ACT_SIGMOID: {
+        float v[8];
+        _mm256_storeu_ps(v, x);
+        for (int i = 0; i < 8; i++)
+            v[i] = 1.0f / (1.0f + expf(-v[i]));
+        return _mm256_loadu_ps(v);
     }
     default: return x;
     }
@@ -681,35 +714,13 @@ static ccc_status fast_binary(ccc_nn_model *m, const nn_node *n)
     return CCC_OK;
 }
 
-/* Sigmoid via an exp with ~1 ulp error (Cephes expf polynomial). */
 __attribute__((target("avx512f,avx512vl,fma"))) static void sigmoid_avx512(const float *x, float *o,
                                                                             size_t n)
 {
-    const __m512 one = _mm512_set1_ps(1.0f), lo = _mm512_set1_ps(-87.0f), hi = _mm512_set1_ps(88.0f);
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 c1 = _mm512_set1_ps(0.693359375f), c2 = _mm512_set1_ps(-2.12194440e-4f);
     for (size_t i = 0; i < n; i += 16) {
         size_t rem = n - i;
         __mmask16 k = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), v); /* exp(-x) */
-        t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
-        __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(t, log2e), _MM_FROUND_TO_NEAREST_INT);
-        __m512 r = _mm512_fnmadd_ps(fx, c1, t);
-        r = _mm512_fnmadd_ps(fx, c2, r);
-        __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-        p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, one));
-        __m512 e = _mm512_scalef_ps(p, fx);
-        __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, e));
-        /* NaN in, NaN out */
-        __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-        s = _mm512_mask_mov_ps(s, nan, v);
-        _mm512_mask_storeu_ps(o + i, k, s);
+        _mm512_mask_storeu_ps(o + i, k, sigmoid512(_mm512_maskz_loadu_ps(k, x + i)));
     }
 }
 
