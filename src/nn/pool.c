@@ -62,8 +62,11 @@ static void *worker(void *arg)
         unsigned spins = 0;
         while ((g = gen_of(p)) == seen && !atomic_load(&p->stop)) {
             __builtin_ia32_pause();
-            if ((++spins & 255) == 0 && ccc_now_ns() - start > SPIN_NS)
-                break;
+            if ((++spins & 255) == 0) {
+                if (ccc_now_ns() - start > SPIN_NS)
+                    break;
+                sched_yield(); /* let a runnable thread on this CPU go first */
+            }
         }
         if (g == seen && !atomic_load(&p->stop)) {
             pthread_mutex_lock(&p->mu);
@@ -147,6 +150,10 @@ void nn_pool_run(struct nn_pool *p, nn_task_fn fn, void *ctx, size_t tasks)
         atomic_store(&p->ticket, gen << 32); /* seq_cst: pairs with sleepers++ */
     }
     drain(p, gen);
-    while (atomic_load_explicit(&p->done, memory_order_acquire) < tasks)
+    unsigned spins = 0;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < tasks) {
         __builtin_ia32_pause();
+        if ((++spins & 255) == 0)
+            sched_yield(); /* a preempted worker may be waiting for this CPU */
+    }
 }
