@@ -5,32 +5,57 @@
  *   load    parse model.json (TF.js "graph-model": modelTopology is a TF
  *           GraphDef as JSON, one weights shard) with jansson, bounded; check
  *           every node, attribute, dtype, shape and weight offset against the
- *           file sizes; widen fp16-quantised float32 weights exactly (the
- *           .bin layout is documented in /work/shared/MODEL_NOTES.md §1);
- *           refuse any op outside the allowlist, any cycle, any dangling
- *           input and any shape that does not check out. Shapes are inferred
- *           once here, for the one fixed input shape the graph declares.
- *   plan    a topological schedule, then one memory arena for every
- *           intermediate tensor with buffer reuse by liveness. Conv weights
- *           are packed for the fast kernels at load.
+ *           file sizes; widen fp16-quantised float32 weights exactly
+ *           (subnormals, ±inf; MODEL_NOTES §1), int32 raw little-endian;
+ *           refuse any op outside the allowlist, any cycle, any dangling or
+ *           control input and any shape that does not check out. Shapes are
+ *           inferred once here, for the one fixed input shape the graph
+ *           declares. Shape/axis/size operands must be constants.
+ *   plan    a topological schedule (Kahn, file order among equals), then one
+ *           memory arena for every intermediate tensor with first-fit buffer
+ *           reuse by liveness; Identity/Reshape/ExpandDims are aliases.
+ *           In fast mode the loader also fuses, computing the same float
+ *           operations in the same order: the MobileNetV3 hard-swish
+ *           (Mul/Add/Relu6/Mul → one op, or into the conv that feeds it) and
+ *           a Sigmoid into the conv that feeds it. Conv weights are packed.
  *   run     no allocation per op: each op writes into its planned slot.
- *           Tensors are NHWC; float32 and int32 only (bool is stored as
- *           float 0/1 internally and never leaves the graph).
+ *           Tensors are NHWC; float32 and int32 (bool is int32 0/1 and never
+ *           leaves the graph).
+ *
+ * Kernels: every op has a plain reference kernel (options.reference_kernels,
+ * used by the tests as the yardstick); the fast kernels are AVX-512 or
+ * AVX2+FMA (chosen once at load with __builtin_cpu_supports) with a portable
+ * C fallback: implicit-GEMM convolutions with a 6×32 (6×16) register tile
+ * over weights packed at load, fused bias and activation, depthwise over
+ * channel vectors, vectorised pooling/sigmoid, and a small pthread pool.
+ * TF semantics kept exactly: SAME padding puts the odd pixel after
+ * (pad_before = floor(total/2)); TopKV2 orders by value descending, then by
+ * lower index (TF.js comparePair), NaN above all; FloorDiv/FloorMod round
+ * toward -inf; MaxPool ignores padded taps; ResizeBilinear follows
+ * tfjs-backend-cpu (MODEL_NOTES §2).
  *
  * Ownership: ccc_nn_model_load copies what it needs out of `model_json` and
  * `weights` (the caller may free them right after). The model owns its arena;
  * a tensor view borrows from it and is valid until the next run or free.
- * A model is not thread-safe: one run at a time per model (it uses its own
- * small thread pool internally).
+ * A model is not thread-safe: one run at a time per model. It owns a pool of
+ * (threads - 1) worker threads, which spin for up to 5 ms after each op
+ * (yielding the CPU) and then sleep; they end in ccc_nn_model_free.
  *
  * Important caveats:
  *   - Only the ops in the allowlist (see ccc_nn_op_allowed) with the attribute
  *     values the detector uses are supported (NHWC, dilation 1, channel
- *     multiplier 1, ...). Anything else is refused at load, not at run.
- *   - Fast kernels reorder floating-point sums (FMA, blocking), so results
- *     differ from the reference kernels by rounding (~1e-6 relative).
+ *     multiplier 1, float/int32, sorted TopK, ...). Anything else is refused
+ *     at load, not at run. Errors at run are only data-dependent ones
+ *     (GatherV2 index out of range, integer division by zero).
+ *   - Fast kernels reorder floating-point sums (FMA, blocking) and use a
+ *     ~1 ulp vector exp in Sigmoid on AVX-512, so results differ from the
+ *     reference kernels by rounding (~1e-6 relative on the heat-map). The
+ *     detection tail compares heat == maxpool(heat) exactly, so a rounding
+ *     difference can add or drop a peak on a plateau and shift later rows
+ *     of tower_0/detections (MODEL_NOTES §5: compare rows as a set).
  *   - The input tensor must have exactly the count of the graph's declared
- *     Placeholder shape; no dynamic shapes.
+ *     Placeholder shape; no dynamic shapes; one Placeholder.
+ *   - Memory for CenterNet: arena ~27 MB, widened + packed weights ~15 MB.
  */
 #ifndef CCC_NN_H
 #define CCC_NN_H
