@@ -52,6 +52,16 @@ int ccc_cmd_policy_sign(int argc, char **argv);
 int ccc_cmd_policy_show(int argc, char **argv);
 int ccc_cmd_policy_verify(int argc, char **argv);
 int ccc_cmd_policy_kms(int argc, char **argv);
+int ccc_cmd_receipt_verify(int argc, char **argv);
+/* Shared by `attest verify` and `receipt verify` (cmd_attest.c):
+ * --at: now | unix milliseconds | YYYY-MM-DDTHH:MM:SS[.mmm]Z;
+ * --root: NULL or "aws" (compiled-in AWS root) or a PEM file;
+ * --pcr N=HEX: added to one measurement set. */
+struct ccc_x509_root;
+struct ccc_attest_pcr_set;
+CCC_MUST_USE ccc_status ccc_cli_parse_time(const char *v, uint64_t *ms);
+CCC_MUST_USE ccc_status ccc_cli_load_root(const char *path, struct ccc_x509_root **root);
+CCC_MUST_USE ccc_status ccc_cli_parse_pcr_arg(const char *arg, struct ccc_attest_pcr_set *set);
 /* Read and verify a policy bundle for `attest verify --policy` and
  * `nsm launch --policy` (cmd_policy.c); `hash` (may be NULL) receives the
  * policy hash. */

@@ -43,7 +43,7 @@ static void format_ms(uint64_t ms, char out[32])
 }
 
 /* now | unix milliseconds | YYYY-MM-DDTHH:MM:SS[.mmm]Z */
-static ccc_status parse_time(const char *v, uint64_t *ms)
+ccc_status ccc_cli_parse_time(const char *v, uint64_t *ms)
 {
     if (strcmp(v, "now") == 0) {
         struct timespec ts;
@@ -94,7 +94,7 @@ static const char *safe_text(const uint8_t *p, size_t n, char *out, size_t out_s
     return out;
 }
 
-static ccc_status load_root(const char *path, ccc_x509_root **root)
+ccc_status ccc_cli_load_root(const char *path, ccc_x509_root **root)
 {
     if (!path || strcmp(path, "aws") == 0)
         return ccc_attest_aws_root(root);
@@ -119,7 +119,7 @@ static ccc_status parse_hex_arg(const char *hex, uint8_t **out, size_t *size)
 }
 
 /* --pcr N=HEX */
-static ccc_status parse_pcr_arg(const char *arg, ccc_attest_pcr_set *set)
+ccc_status ccc_cli_parse_pcr_arg(const char *arg, ccc_attest_pcr_set *set)
 {
     char *end = NULL;
     unsigned long idx = strtoul(arg, &end, 10);
@@ -226,10 +226,10 @@ int ccc_cmd_attest_verify(int argc, char **argv)
             break;
         case O_AT:
             p.has_time = true;
-            st = parse_time(optarg, &p.at_ms);
+            st = ccc_cli_parse_time(optarg, &p.at_ms);
             break;
         case O_PCR:
-            st = parse_pcr_arg(optarg, &set);
+            st = ccc_cli_parse_pcr_arg(optarg, &set);
             break;
         case O_NONCE:
             st = parse_hex_arg(optarg, &nonce, &nonce_size);
@@ -301,7 +301,7 @@ int ccc_cmd_attest_verify(int argc, char **argv)
         p.user_data = ccc_bytes_of(ud, ud_size);
     if (pk)
         p.public_key = ccc_bytes_of(pk, pk_size);
-    st = load_root(root_path, &root);
+    st = ccc_cli_load_root(root_path, &root);
     if (st == CCC_OK)
         st = ccc_file_read(path, &file);
     if (st != CCC_OK) {
