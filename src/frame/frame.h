@@ -165,10 +165,11 @@ bool ccc_frame_decoder_idle(const ccc_frame_decoder *d);
 
 /*
  * Blocking read of one whole frame from `fd`. The body is written into
- * `body` (reset first; its max_size must be >= the type's limit or the read
- * fails with CCC_ERR_LIMIT before reading the body). Retries EINTR and short
- * reads. EOF before the first header byte: CCC_ERR_NOT_FOUND; EOF later:
- * CCC_ERR_IO.
+ * `body` (reset first; a declared length over body->max_size fails with
+ * CCC_ERR_LIMIT before any body byte is read, so a caller can impose a cap
+ * below the type's limit). Retries EINTR and short reads. EOF before the
+ * first header byte: CCC_ERR_NOT_FOUND; EOF later: CCC_ERR_IO. After any
+ * error the stream is out of step: close it. On error `body` is empty.
  */
 CCC_MUST_USE ccc_status ccc_frame_read(int fd, ccc_frame_type *type, ccc_buf *body);
 
