@@ -163,6 +163,9 @@ ccc_status nn_fast_pack(ccc_nn_model *m, nn_node *n)
     size_t blocks = (CO + (size_t)nr - 1) / (size_t)nr;
     size_t panel = (K + 1) * (size_t)nr;
     size_t size = blocks * panel * sizeof(float);
+    /* padding to whole panels can inflate a hostile filter (cout 1 → 32) */
+    CCC_ENSURE(size <= NN_MAX_PACKED_SIZE - m->packed_size, CCC_ERR_LIMIT,
+               "nn: packed convolution weights too large");
     float *p = aligned_alloc(NN_ALIGN, (size + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN);
     CCC_ENSURE(p != NULL, CCC_ERR_NOMEM, "nn: out of memory");
     memset(p, 0, size);
