@@ -207,6 +207,18 @@ static void resize_legacy_bilinear(void **state)
     ccc_detect_resize_bilinear(col, 1, 3, out3, 1, 2);
     assert_true(out3[0] == 0);
     assert_true(out3[3] == 150.5f);
+    /* Wider than the 1024-column table on the stack: the heap table gives
+     * the TF legacy values too (x = c * 2/1100, clamped at the last pixel). */
+    float *wide = malloc(1100 * 3 * sizeof *wide);
+    assert_non_null(wide);
+    ccc_detect_resize_bilinear(px, 2, 1, wide, 1100, 1);
+    for (uint32_t c = 0; c < 1100; c++) {
+        float src = (2.0f / 1100.0f) * (float)c;
+        float fx = src >= 1.0f ? 0.0f : src;
+        float want_r = src >= 1.0f ? 110.0f : 10.0f + (110.0f - 10.0f) * fx;
+        assert_true(wide[c * 3] == want_r);
+    }
+    free(wide);
     /* Same size: identity. */
     uint8_t img[5 * 4 * 3];
     for (size_t i = 0; i < sizeof img; i++)

@@ -77,12 +77,27 @@ static void axis_coord(uint32_t i, float scale, uint32_t in_size, uint32_t *i0, 
     *frac = src - (float)lo;
 }
 
+/* Column coordinates of one output row, computed once per call (they are
+ * the same for every row). */
+typedef struct resize_col {
+    uint32_t x0, x1; /* byte offsets of the two source pixels in a row */
+    float fx;
+} resize_col;
+
 void ccc_detect_resize_bilinear(const uint8_t *rgb, uint32_t w, uint32_t h, float *out,
                                 uint32_t ow, uint32_t oh)
 {
     const float sy = (float)h / (float)oh;
     const float sx = (float)w / (float)ow;
     const size_t stride = (size_t)w * 3;
+    resize_col stack_cols[1024];
+    resize_col *cols = ow <= 1024 ? stack_cols : malloc((size_t)ow * sizeof *cols);
+    for (uint32_t c = 0; cols != NULL && c < ow; c++) {
+        uint32_t x0, x1;
+        axis_coord(c, sx, w, &x0, &x1, &cols[c].fx);
+        cols[c].x0 = x0 * 3;
+        cols[c].x1 = x1 * 3;
+    }
     for (uint32_t r = 0; r < oh; r++) {
         uint32_t y0, y1;
         float fy;
@@ -90,19 +105,27 @@ void ccc_detect_resize_bilinear(const uint8_t *rgb, uint32_t w, uint32_t h, floa
         const uint8_t *top_row = rgb + (size_t)y0 * stride;
         const uint8_t *bot_row = rgb + (size_t)y1 * stride;
         for (uint32_t c = 0; c < ow; c++) {
-            uint32_t x0, x1;
-            float fx;
-            axis_coord(c, sx, w, &x0, &x1, &fx);
+            resize_col col;
+            if (cols) {
+                col = cols[c];
+            } else { /* no memory for the table: compute in place */
+                uint32_t x0, x1;
+                axis_coord(c, sx, w, &x0, &x1, &col.fx);
+                col.x0 = x0 * 3;
+                col.x1 = x1 * 3;
+            }
             float *o = out + ((size_t)r * ow + c) * 3;
             for (int d = 0; d < 3; d++) {
-                float tl = top_row[x0 * 3 + d], tr = top_row[x1 * 3 + d];
-                float bl = bot_row[x0 * 3 + d], br = bot_row[x1 * 3 + d];
-                float top = tl + (tr - tl) * fx;
-                float bottom = bl + (br - bl) * fx;
+                float tl = top_row[col.x0 + d], tr = top_row[col.x1 + d];
+                float bl = bot_row[col.x0 + d], br = bot_row[col.x1 + d];
+                float top = tl + (tr - tl) * col.fx;
+                float bottom = bl + (br - bl) * col.fx;
                 o[d] = top + (bottom - top) * fy;
             }
         }
     }
+    if (cols != stack_cols)
+        free(cols);
 }
 
 /* ------------------------------------------------------------------------ */
