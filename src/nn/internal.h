@@ -15,6 +15,7 @@
 #define NN_MAX_DIM (1 << 24)
 #define NN_MAX_COUNT ((size_t)1 << 28) /* elements per tensor              */
 #define NN_ALIGN 64
+#define NN_HUGE_PAGE ((size_t)2 << 20)
 #define NN_MAX_PACKED_SIZE ((size_t)256 << 20) /* all packed conv weights */
 
 typedef enum nn_dtype { NN_F32 = 1, NN_I32, NN_BOOL } nn_dtype;

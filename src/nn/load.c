@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "nn/internal.h"
@@ -381,7 +382,14 @@ static ccc_status load_weights(ccc_nn_model *m, const json_t *root, ccc_bytes we
     }
     CCC_CHECK(file_off == weights.size, CCC_ERR_PARSE,
               "nn: weights file longer than the manifest");
-    m->consts = aligned_alloc(NN_ALIGN, const_size ? const_size : NN_ALIGN);
+    if (const_size >= NN_HUGE_PAGE) {
+        const_size = (const_size + NN_HUGE_PAGE - 1) / NN_HUGE_PAGE * NN_HUGE_PAGE;
+        m->consts = aligned_alloc(NN_HUGE_PAGE, const_size);
+        if (m->consts != NULL)
+            (void)madvise(m->consts, const_size, MADV_HUGEPAGE); /* advisory only */
+    } else {
+        m->consts = aligned_alloc(NN_ALIGN, const_size ? const_size : NN_ALIGN);
+    }
     CCC_CHECK(m->consts != NULL, CCC_ERR_NOMEM, "nn: out of memory");
     m->consts_size = const_size;
     /* Widen in manifest order; the reader enforces the bounds again. */
@@ -910,9 +918,13 @@ static ccc_status plan_arena(ccc_nn_model *m)
         }
         nlive = w;
     }
-    m->arena_size = high ? high : NN_ALIGN;
-    m->arena = aligned_alloc(NN_ALIGN, m->arena_size);
+    /* 2 MiB aligned and rounded, and transparent huge pages asked for: the
+     * kernels stride through tens of MB (TLB misses otherwise) */
+    m->arena_size = high ? (high + NN_HUGE_PAGE - 1) / NN_HUGE_PAGE * NN_HUGE_PAGE : NN_ALIGN;
+    m->arena = aligned_alloc(high ? NN_HUGE_PAGE : NN_ALIGN, m->arena_size);
     CCC_CHECK(m->arena != NULL, CCC_ERR_NOMEM, "nn: out of memory");
+    if (high)
+        (void)madvise(m->arena, m->arena_size, MADV_HUGEPAGE); /* advisory only */
     memset(m->arena, 0, m->arena_size);
 out:
     free(live);
