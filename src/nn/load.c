@@ -920,12 +920,13 @@ static ccc_status plan_arena(ccc_nn_model *m)
     }
     /* 2 MiB aligned and rounded, and transparent huge pages asked for: the
      * kernels stride through tens of MB (TLB misses otherwise) */
-    m->arena_size = high ? (high + NN_HUGE_PAGE - 1) / NN_HUGE_PAGE * NN_HUGE_PAGE : NN_ALIGN;
-    m->arena = aligned_alloc(high ? NN_HUGE_PAGE : NN_ALIGN, m->arena_size);
+    m->arena_size = high ? high : NN_ALIGN; /* the planned bytes (stats) */
+    size_t alloc = high ? (high + NN_HUGE_PAGE - 1) / NN_HUGE_PAGE * NN_HUGE_PAGE : NN_ALIGN;
+    m->arena = aligned_alloc(high ? NN_HUGE_PAGE : NN_ALIGN, alloc);
     CCC_CHECK(m->arena != NULL, CCC_ERR_NOMEM, "nn: out of memory");
     if (high)
-        (void)madvise(m->arena, m->arena_size, MADV_HUGEPAGE); /* advisory only */
-    memset(m->arena, 0, m->arena_size);
+        (void)madvise(m->arena, alloc, MADV_HUGEPAGE); /* advisory only */
+    memset(m->arena, 0, alloc);
 out:
     free(live);
     return st;
