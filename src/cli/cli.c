@@ -6,6 +6,9 @@
 
 static const ccc_cli_command commands[] = {
     {"version", "", "print the version and the crypto library in use", ccc_cmd_version},
+    {"ohttp demo", "[FILE] [--aead aes-256-gcm|aes-128-gcm|chacha20-poly1305]",
+     "watch a file go through OHTTP/HPKE encapsulation and back (one process)",
+     ccc_cmd_ohttp_demo},
     {"bench crypto", "[--seconds S | --quick] [--repeats N] [--aead NAME] [--json]",
      "HPKE seal/open throughput vs raw OpenSSL AEAD (1 KB to 10 MB)", ccc_cmd_bench_crypto},
     {"attest verify",

@@ -43,6 +43,7 @@ int ccc_cli_usage_error(const char *words, const char *why);
 
 /* Commands (one run function each). */
 int ccc_cmd_version(int argc, char **argv);
+int ccc_cmd_ohttp_demo(int argc, char **argv);
 int ccc_cmd_bench_crypto(int argc, char **argv);
 int ccc_cmd_attest_verify(int argc, char **argv);
 int ccc_cmd_attest_show(int argc, char **argv);
