@@ -658,6 +658,38 @@ static void sigmoid_fuses_into_conv(void **state)
     }
 }
 
+/* The head: ResizeBilinear (rows in parallel) and ConcatV2 → Relu (fused). */
+static void resize_concat_relu_match_reference(void **state)
+{
+    (void)state;
+    for (int half = 0; half < 2; half++) {
+        tb *t = tb_new(43);
+        int64_t xd[4] = {1, 7, 9, 5}, sd[1] = {2};
+        int32_t size[2] = {13, 18}, axis = 3;
+        tb_placeholder(t, "x", 4, xd);
+        tb_const_i(t, "size", 1, sd, size);
+        tb_const_i(t, "axis", 0, NULL, &axis);
+        char a[256];
+        snprintf(a, sizeof a, T_FLOAT ",\"align_corners\":{\"b\":false},\"half_pixel_centers\":{\"b\":%s}",
+                 half ? "true" : "false");
+        tb_node(t, "up", "ResizeBilinear", "\"x\",\"size\"", a);
+        tb_node(t, "up2", "ResizeBilinear", "\"x\",\"size\"", T_FLOAT);
+        tb_node(t, "cat", "ConcatV2", "\"up\",\"up2\",\"axis\"",
+                "\"N\":{\"i\":\"2\"}," T_FLOAT ",\"Tidx\":{\"type\":\"DT_INT32\"}");
+        tb_node(t, "y", "Relu", "\"cat\"", T_FLOAT);
+        size_t n = 7 * 9 * 5;
+        float *in = random_input(n, 14, -2.0f, 2.0f);
+        assert_true(compare_fast_ref(t, "y", in, n) == 0.0); /* bit-identical */
+        ccc_nn_model *m = load_ok(t, false);
+        ccc_nn_stats st;
+        ccc_nn_model_stats(m, &st);
+        assert_int_equal(st.step_count, 4); /* Placeholder, 2 resizes, concat+relu */
+        ccc_nn_model_free(m);
+        free(in);
+        tb_free(t);
+    }
+}
+
 static void pooling_and_reductions_match_reference(void **state)
 {
     (void)state;
@@ -1036,6 +1068,7 @@ int main(void)
         cmocka_unit_test(hard_swish_fusion_matches_reference),
         cmocka_unit_test(hard_swish_fuses_into_conv),
         cmocka_unit_test(sigmoid_fuses_into_conv),
+        cmocka_unit_test(resize_concat_relu_match_reference),
         cmocka_unit_test(pooling_and_reductions_match_reference),
         cmocka_unit_test(topk_fast_matches_reference),
         cmocka_unit_test(loader_accepts_the_small_model),

@@ -133,6 +133,10 @@ const char *nn_op_name(nn_op op);
 /* Reference kernels (ops_ref.c): one per op, plain loops. */
 typedef ccc_status (*nn_kernel_fn)(ccc_nn_model *m, const nn_node *n);
 nn_kernel_fn nn_ref_kernel(nn_op op);
+/* ResizeBilinear helpers shared by the reference and fast kernels. */
+float nn_resize_source(float scale, int64_t r, bool half_pixel, int64_t size, int64_t *i0,
+                       int64_t *i1);
+void nn_resize_row(const ccc_nn_model *m, const nn_node *n, int64_t r);
 /* Fast kernels (ops_fast.c); NULL where the reference is used. */
 nn_kernel_fn nn_fast_kernel(nn_op op);
 /* Pack conv weights for the fast kernels (ops_fast.c). */

@@ -1028,20 +1028,22 @@ static ccc_status fuse_hswish(ccc_nn_model *m)
             break;
         }
     }
-    /* conv → Sigmoid (the class heat-map): the sigmoid moves into the conv's
-     * store, the Sigmoid's result aliases the conv's */
+    /* conv → Sigmoid (the class heat-map) and ConcatV2 → Relu (the head):
+     * the activation moves into the producer's store, the activation's result
+     * aliases the producer's */
     for (size_t i = 0; i < m->node_count; i++) {
         nn_node *f = &m->nodes[i];
-        if (f->op != OP_SIGMOID || f->skip)
+        if ((f->op != OP_SIGMOID && f->op != OP_RELU) || f->skip)
             continue;
         int x = f->in[0];
         nn_value *xv = &m->values[x];
         nn_node *pr = &m->nodes[xv->producer];
         bool conv = pr->op == OP_FUSEDCONV2D || pr->op == OP_CONV2D ||
                     pr->op == OP_FUSEDDEPTHWISE || pr->op == OP_DEPTHWISE;
-        if (!conv || pr->act != ACT_NONE || consumers[x] != 1 || xv->pinned || xv->root != x)
+        bool ok = f->op == OP_SIGMOID ? conv : (pr->op == OP_CONCAT && xv->dtype == NN_F32);
+        if (!ok || pr->act != ACT_NONE || consumers[x] != 1 || xv->pinned || xv->root != x)
             continue;
-        pr->act = ACT_SIGMOID;
+        pr->act = f->op == OP_SIGMOID ? ACT_SIGMOID : ACT_RELU;
         f->skip = true;
         int fo_id = f->out[0];
         bool pin = m->values[fo_id].pinned;

@@ -1027,6 +1027,61 @@ static ccc_status fast_cast(ccc_nn_model *m, const nn_node *n)
     return CCC_OK;
 }
 
+typedef struct node_job {
+    const ccc_nn_model *m;
+    const nn_node *n;
+    size_t outer, inner; /* ConcatV2 */
+} node_job;
+
+static void resize_task(void *ctx, size_t row)
+{
+    const node_job *j = ctx;
+    nn_resize_row(j->m, j->n, (int64_t)row);
+}
+
+/* Rows in parallel; every row is the reference's arithmetic (bit-identical). */
+static ccc_status fast_resize(ccc_nn_model *m, const nn_node *n)
+{
+    node_job j = {.m = m, .n = n};
+    nn_pool_run(m->pool, resize_task, &j, (size_t)m->values[n->out[0]].shape[1]);
+    return CCC_OK;
+}
+
+/* One outer index of ConcatV2: copy each input's slice, with a fused Relu. */
+static void concat_task(void *ctx, size_t q)
+{
+    const node_job *j = ctx;
+    const nn_node *n = j->n;
+    const nn_value *ov = &j->m->values[n->out[0]];
+    size_t row = (size_t)ov->shape[n->axis] * j->inner;
+    uint8_t *o = (uint8_t *)nn_data(j->m, n->out[0]) + q * row * 4;
+    for (int k = 0; k < n->in_count - 1; k++) {
+        size_t chunk = (size_t)j->m->values[n->in[k]].shape[n->axis] * j->inner;
+        const uint8_t *src = (const uint8_t *)nn_data(j->m, n->in[k]) + q * chunk * 4;
+        if (n->act == ACT_RELU) {
+            const float *x = (const float *)(const void *)src;
+            float *y = (float *)(void *)o;
+            for (size_t i = 0; i < chunk; i++)
+                y[i] = x[i] < 0.0f ? 0.0f : x[i];
+        } else {
+            memcpy(o, src, chunk * 4);
+        }
+        o += chunk * 4;
+    }
+}
+
+static ccc_status fast_concat(ccc_nn_model *m, const nn_node *n)
+{
+    const nn_value *ov = &m->values[n->out[0]];
+    node_job j = {.m = m, .n = n, .outer = 1, .inner = 1};
+    for (int d = 0; d < n->axis; d++)
+        j.outer *= (size_t)ov->shape[d];
+    for (int d = n->axis + 1; d < ov->rank; d++)
+        j.inner *= (size_t)ov->shape[d];
+    nn_pool_run(m->pool, concat_task, &j, j.outer);
+    return CCC_OK;
+}
+
 nn_kernel_fn nn_fast_kernel(nn_op op)
 {
     switch (op) {
@@ -1045,6 +1100,8 @@ nn_kernel_fn nn_fast_kernel(nn_op op)
     case OP_MEAN: return fast_mean;
     case OP_MAXPOOL: return fast_maxpool;
     case OP_CAST: return fast_cast;
+    case OP_RESIZEBILINEAR: return fast_resize;
+    case OP_CONCAT: return fast_concat;
     case OP_TOPK: return fast_topk;
     default: return NULL;
     }

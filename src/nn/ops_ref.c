@@ -226,8 +226,8 @@ static ccc_status ref_strided_slice(ccc_nn_model *m, const nn_node *n)
  * fraction (tfjs-backend-cpu ResizeBilinear.ts; MODEL_NOTES §2):
  *   src = scale*r (or scale*(r+0.5)-0.5 with half_pixel_centers)
  *   i0 = max(0, floor(src)); frac = src - i0; i1 = min(size-1, ceil(src)) */
-static float resize_source(float scale, int64_t r, bool half_pixel, int64_t size, int64_t *i0,
-                           int64_t *i1)
+float nn_resize_source(float scale, int64_t r, bool half_pixel, int64_t size, int64_t *i0,
+                       int64_t *i1)
 {
     float src = half_pixel ? scale * ((float)r + 0.5f) - 0.5f : scale * (float)r;
     int64_t lo = (int64_t)floorf(src);
@@ -241,8 +241,9 @@ static float resize_source(float scale, int64_t r, bool half_pixel, int64_t size
     return src - (float)lo;
 }
 
-/* tfjs-backend-cpu ResizeBilinear (MODEL_NOTES §2 "Bilinear resize formula"). */
-static ccc_status ref_resize(ccc_nn_model *m, const nn_node *n)
+/* One output row of ResizeBilinear (tfjs-backend-cpu, MODEL_NOTES §2
+ * "Bilinear resize formula"), float32 math in TF.js's order. */
+void nn_resize_row(const ccc_nn_model *m, const nn_node *n, int64_t r)
 {
     const nn_value *a = &m->values[n->in[0]], *ov = &m->values[n->out[0]];
     const float *x = nn_f(m, n->in[0]);
@@ -250,20 +251,24 @@ static ccc_status ref_resize(ccc_nn_model *m, const nn_node *n)
     int64_t H = a->shape[1], W = a->shape[2], C = a->shape[3], OH = ov->shape[1], OW = ov->shape[2];
     float sy = (n->align_corners && OH > 1) ? (float)(H - 1) / (float)(OH - 1) : (float)H / (float)OH;
     float sx = (n->align_corners && OW > 1) ? (float)(W - 1) / (float)(OW - 1) : (float)W / (float)OW;
-    for (int64_t r = 0; r < OH; r++) {
-        int64_t y0, y1;
-        float dy = resize_source(sy, r, n->half_pixel, H, &y0, &y1);
-        for (int64_t c = 0; c < OW; c++) {
-            int64_t x0, x1;
-            float dx = resize_source(sx, c, n->half_pixel, W, &x0, &x1);
-            for (int64_t ch = 0; ch < C; ch++) {
-                float tl = x[(y0 * W + x0) * C + ch], tr = x[(y0 * W + x1) * C + ch];
-                float bl = x[(y1 * W + x0) * C + ch], br = x[(y1 * W + x1) * C + ch];
-                float top = tl + (tr - tl) * dx, bot = bl + (br - bl) * dx;
-                o[(r * OW + c) * C + ch] = top + (bot - top) * dy;
-            }
+    int64_t y0, y1;
+    float dy = nn_resize_source(sy, r, n->half_pixel, H, &y0, &y1);
+    for (int64_t c = 0; c < OW; c++) {
+        int64_t x0, x1;
+        float dx = nn_resize_source(sx, c, n->half_pixel, W, &x0, &x1);
+        for (int64_t ch = 0; ch < C; ch++) {
+            float tl = x[(y0 * W + x0) * C + ch], tr = x[(y0 * W + x1) * C + ch];
+            float bl = x[(y1 * W + x0) * C + ch], br = x[(y1 * W + x1) * C + ch];
+            float top = tl + (tr - tl) * dx, bot = bl + (br - bl) * dx;
+            o[(r * OW + c) * C + ch] = top + (bot - top) * dy;
         }
     }
+}
+
+static ccc_status ref_resize(ccc_nn_model *m, const nn_node *n)
+{
+    for (int64_t r = 0; r < m->values[n->out[0]].shape[1]; r++)
+        nn_resize_row(m, n, r);
     return CCC_OK;
 }
 
