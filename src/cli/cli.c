@@ -95,7 +95,7 @@ static void print_table(FILE *out)
                  "Confidential Cat Counter: count cats in a photo that only an attested\n"
                  "enclave can read. Commands:\n\n");
     for (size_t i = 0; i < command_count; i++)
-        fprintf(out, "  %-18s %s\n", commands[i].words, commands[i].summary);
+        fprintf(out, "  %-22s %s\n", commands[i].words, commands[i].summary);
     fprintf(out, "\nRun `ccc <command> --help` for the options of one command.\n");
 }
 
