@@ -437,6 +437,16 @@ static void maxpool_ignores_padding(void **state)
     }
 }
 
+/* The fast-mode model of t executes `steps` steps (fusions happened). */
+static void assert_fast_steps(const tb *t, size_t steps)
+{
+    ccc_nn_model *m = load_ok(t, false);
+    ccc_nn_stats st;
+    ccc_nn_model_stats(m, &st);
+    assert_int_equal(st.step_count, steps);
+    ccc_nn_model_free(m);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Fast vs reference on random shapes                                        */
 /* ------------------------------------------------------------------------ */
@@ -578,11 +588,7 @@ static void hard_swish_fusion_matches_reference(void **state)
     size_t n = 9 * 11 * 21;
     float *in = random_input(n, 5, -8.0f, 8.0f);
     assert_true(compare_fast_ref(t, "y", in, n) == 0.0); /* bit-identical */
-    ccc_nn_model *m = load_ok(t, false);
-    ccc_nn_stats st;
-    ccc_nn_model_stats(m, &st);
-    assert_int_equal(st.step_count, 2); /* Placeholder + the fused op */
-    ccc_nn_model_free(m);
+    assert_fast_steps(t, 2); /* Placeholder + the fused op */
     free(in);
     tb_free(t);
 }
@@ -616,12 +622,8 @@ static void hard_swish_fuses_into_conv(void **state)
             double err = compare_fast_ref(t, "y", in, n);
             if (err > 1e-5)
                 fail_msg("dw %d extra %d: error %g", dw, extra_reader, err);
-            ccc_nn_model *m = load_ok(t, false);
-            ccc_nn_stats st;
-            ccc_nn_model_stats(m, &st);
             /* Placeholder + conv (+ separate hard-swish and Relu if the conv is shared) */
-            assert_int_equal(st.step_count, extra_reader ? 4 : 2);
-            ccc_nn_model_free(m);
+            assert_fast_steps(t, extra_reader ? 4 : 2);
             free(in);
             tb_free(t);
         }
@@ -648,11 +650,7 @@ static void sigmoid_fuses_into_conv(void **state)
         double err = compare_fast_ref(t, "y", in, n);
         if (err > 1e-6)
             fail_msg("error %g", err);
-        ccc_nn_model *m = load_ok(t, false);
-        ccc_nn_stats st;
-        ccc_nn_model_stats(m, &st);
-        assert_int_equal(st.step_count, 3); /* Placeholder, conv+sigmoid, Identity */
-        ccc_nn_model_free(m);
+        assert_fast_steps(t, 3); /* Placeholder, conv+sigmoid, Identity */
         free(in);
         tb_free(t);
     }
@@ -680,11 +678,7 @@ static void resize_concat_relu_match_reference(void **state)
         size_t n = 7 * 9 * 5;
         float *in = random_input(n, 14, -2.0f, 2.0f);
         assert_true(compare_fast_ref(t, "y", in, n) == 0.0); /* bit-identical */
-        ccc_nn_model *m = load_ok(t, false);
-        ccc_nn_stats st;
-        ccc_nn_model_stats(m, &st);
-        assert_int_equal(st.step_count, 4); /* Placeholder, 2 resizes, concat+relu */
-        ccc_nn_model_free(m);
+        assert_fast_steps(t, 4); /* Placeholder, 2 resizes, concat+relu */
         free(in);
         tb_free(t);
     }
