@@ -684,6 +684,33 @@ static void resize_concat_relu_match_reference(void **state)
     }
 }
 
+/* The CenterNet peak test Mul(h, Cast(Equal(h, MaxPool(h)))): one fused
+ * MaxPool pass in fast mode, bit-identical, plateaus included. */
+static void peak_test_fuses_into_maxpool(void **state)
+{
+    (void)state;
+    for (int order = 0; order < 2; order++) {
+        tb *t = tb_new(47);
+        int64_t xd[4] = {1, 11, 13, 21};
+        tb_placeholder(t, "x", 4, xd);
+        tb_node(t, "mp", "MaxPool", "\"x\"",
+                T_FLOAT ",\"ksize\":{\"list\":{\"i\":[\"1\",\"3\",\"3\",\"1\"]}},"
+                        "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},"
+                        "\"padding\":{\"s\":\"" SAME "\"}");
+        tb_node(t, "eq", "Equal", order ? "\"mp\",\"x\"" : "\"x\",\"mp\"", T_FLOAT);
+        tb_node(t, "cast", "Cast", "\"eq\"", "\"SrcT\":{\"type\":\"DT_BOOL\"},\"DstT\":{\"type\":\"DT_FLOAT\"}");
+        tb_node(t, "y", "Mul", order ? "\"cast\",\"x\"" : "\"x\",\"cast\"", T_FLOAT);
+        size_t n = 11 * 13 * 21;
+        float *in = random_input(n, 15, -1.0f, 1.0f);
+        for (size_t i = 0; i < n; i++)
+            in[i] = floorf(in[i] * 4.0f) / 4.0f; /* plateaus: many equal neighbours */
+        assert_true(compare_fast_ref(t, "y", in, n) == 0.0);
+        assert_fast_steps(t, 2); /* Placeholder + the fused MaxPool */
+        free(in);
+        tb_free(t);
+    }
+}
+
 static void pooling_and_reductions_match_reference(void **state)
 {
     (void)state;
@@ -1063,6 +1090,7 @@ int main(void)
         cmocka_unit_test(hard_swish_fuses_into_conv),
         cmocka_unit_test(sigmoid_fuses_into_conv),
         cmocka_unit_test(resize_concat_relu_match_reference),
+        cmocka_unit_test(peak_test_fuses_into_maxpool),
         cmocka_unit_test(pooling_and_reductions_match_reference),
         cmocka_unit_test(topk_fast_matches_reference),
         cmocka_unit_test(loader_accepts_the_small_model),

@@ -34,7 +34,10 @@ typedef enum nn_op {
 /* Fused activations. ACT_HSWISH = (x*hs_c) * relu6(x + hs_a) and ACT_SIGMOID
  * are fused at load (fast mode only) from the graph's Mul/Add/Relu6/Mul and
  * Sigmoid nodes into the conv that produces their input. */
-typedef enum nn_act { ACT_NONE = 0, ACT_RELU, ACT_RELU6, ACT_HSWISH, ACT_SIGMOID } nn_act;
+typedef enum nn_act {
+    ACT_NONE = 0, ACT_RELU, ACT_RELU6, ACT_HSWISH, ACT_SIGMOID,
+    ACT_PEAK /* MaxPool only: x * (float)(x == maxpool(x)), the CenterNet peak test */
+} nn_act;
 
 typedef enum nn_storage { ST_ARENA = 0, ST_CONST, ST_ALIAS } nn_storage;
 

@@ -1054,6 +1054,39 @@ static ccc_status fuse_hswish(ccc_nn_model *m)
         if (pin)
             xv->pinned = true;
     }
+    /* The CenterNet peak test Mul(h, Cast(Equal(h, MaxPool(h)))) with a
+     * stride-1 SAME MaxPool: one pass in the MaxPool, the Mul aliases it */
+    for (size_t i = 0; i < m->node_count; i++) {
+        nn_node *f = &m->nodes[i];
+        if (f->op != OP_MUL || f->skip || m->values[f->out[0]].dtype != NN_F32)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int h = f->in[1 - side];
+            nn_node *cast = sole_producer(m, consumers, f->in[side], OP_CAST);
+            if (!cast || cast->dst_dtype != NN_F32 || m->values[cast->in[0]].dtype != NN_BOOL)
+                continue;
+            nn_node *eq = sole_producer(m, consumers, cast->in[0], OP_EQUAL);
+            if (!eq)
+                continue;
+            int pin = eq->in[0] == h ? 1 : eq->in[1] == h ? 0 : -1;
+            nn_node *mp = pin >= 0 ? sole_producer(m, consumers, eq->in[pin], OP_MAXPOOL) : NULL;
+            if (!mp || mp->in[0] != h || mp->act != ACT_NONE || mp->sh != 1 || mp->sw != 1)
+                continue;
+            nn_value *hv = &m->values[h], *pv = &m->values[mp->out[0]], *fo = &m->values[f->out[0]];
+            if (hv->count != pv->count || fo->count != pv->count || pv->root != mp->out[0])
+                continue;
+            mp->act = ACT_PEAK;
+            eq->skip = cast->skip = f->skip = true;
+            int fo_id = f->out[0];
+            for (size_t v = 0; v < m->value_count; v++)
+                if (m->values[v].root == fo_id)
+                    m->values[v].root = mp->out[0];
+            fo->storage = ST_ALIAS;
+            if (fo->pinned)
+                pv->pinned = true;
+            break;
+        }
+    }
     free(consumers);
     size_t w = 0;
     for (size_t s = 0; s < m->step_count; s++)

@@ -843,6 +843,11 @@ __attribute__((target("avx512f,avx512vl"))) static void maxpool_row_avx512(const
                                      _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
                     best = _mm512_mask_mov_ps(best, take, v);
                 }
+            if (n->act == ACT_PEAK) { /* x * (float)(x == best), as Equal/Cast/Mul do */
+                __m512 v = _mm512_maskz_loadu_ps(k, j->x + (oy * j->W + ox) * j->C + c);
+                __mmask16 eq = _mm512_cmp_ps_mask(v, best, _CMP_EQ_OQ);
+                best = _mm512_mul_ps(v, _mm512_mask_mov_ps(_mm512_setzero_ps(), eq, _mm512_set1_ps(1.0f)));
+            }
             _mm512_mask_storeu_ps(o + c, k, best);
         }
     }
@@ -875,6 +880,11 @@ static void maxpool_task(void *ctx, size_t oy_)
                     o[c] = (v > o[c] || v != v) ? v : o[c];
                 }
             }
+        }
+        if (n->act == ACT_PEAK) { /* x * (float)(x == best), as Equal/Cast/Mul do */
+            const float *x = j->x + (oy * j->W + ox) * j->C;
+            for (int64_t c = 0; c < j->C; c++)
+                o[c] = x[c] * (x[c] == o[c] ? 1.0f : 0.0f);
         }
     }
 }
