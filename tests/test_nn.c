@@ -204,6 +204,11 @@ static void conv_attrs(char *a, size_t cap, int s, bool same, const char *fused)
 #define FUSED_RELU "\"Qmlhc0FkZA==\",\"UmVsdQ==\""
 #define FUSED_RELU6 "\"Qmlhc0FkZA==\",\"UmVsdTY=\""
 #define T_FLOAT "\"T\":{\"type\":\"DT_FLOAT\"}"
+/* MaxPool 3×3, stride 1, SAME (the CenterNet peak pool) */
+#define MAXPOOL_3X3_S1_SAME                                                                  \
+    T_FLOAT ",\"ksize\":{\"list\":{\"i\":[\"1\",\"3\",\"3\",\"1\"]}},"                       \
+            "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},"                      \
+            "\"padding\":{\"s\":\"" SAME "\"},\"data_format\":{\"s\":\"TkhXQw==\"}"
 #define T_INT "\"T\":{\"type\":\"DT_INT32\"}"
 
 /* ------------------------------------------------------------------------ */
@@ -418,9 +423,7 @@ static void maxpool_ignores_padding(void **state)
         int64_t xd[4] = {1, 3, 3, 2};
         tb_placeholder(t, "x", 4, xd);
         tb_node(t, "y", "MaxPool", "\"x\"",
-                T_FLOAT ",\"ksize\":{\"list\":{\"i\":[\"1\",\"3\",\"3\",\"1\"]}},"
-                        "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},"
-                        "\"padding\":{\"s\":\"" SAME "\"},\"data_format\":{\"s\":\"TkhXQw==\"}");
+                MAXPOOL_3X3_S1_SAME);
         ccc_nn_model *m = load_ok(t, reference);
         float in[18];
         for (int i = 0; i < 18; i++)
@@ -694,9 +697,7 @@ static void peak_test_fuses_into_maxpool(void **state)
         int64_t xd[4] = {1, 11, 13, 21};
         tb_placeholder(t, "x", 4, xd);
         tb_node(t, "mp", "MaxPool", "\"x\"",
-                T_FLOAT ",\"ksize\":{\"list\":{\"i\":[\"1\",\"3\",\"3\",\"1\"]}},"
-                        "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},"
-                        "\"padding\":{\"s\":\"" SAME "\"}");
+                MAXPOOL_3X3_S1_SAME);
         tb_node(t, "eq", "Equal", order ? "\"mp\",\"x\"" : "\"x\",\"mp\"", T_FLOAT);
         tb_node(t, "cast", "Cast", "\"eq\"", "\"SrcT\":{\"type\":\"DT_BOOL\"},\"DstT\":{\"type\":\"DT_FLOAT\"}");
         tb_node(t, "y", "Mul", order ? "\"cast\",\"x\"" : "\"x\",\"cast\"", T_FLOAT);
