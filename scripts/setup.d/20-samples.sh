@@ -12,6 +12,7 @@
 #                           no cats
 set -euo pipefail
 : "${CCC_ROOT:?}" "${CCC_CACHE:?}"
+mkdir -p "$CCC_CACHE"
 DEB_NAME=python3-skimage_0.19.3-8_all.deb
 DEB_VERSION=0.19.3-8
 DEB="$CCC_CACHE/$DEB_NAME"
@@ -35,8 +36,14 @@ fi
 if [ ! -f "$DEB" ] || ! (cd "$CCC_CACHE" && check "$DEB_NAME"); then
   say "samples: fetching python3-skimage=$DEB_VERSION with apt-get download"
   tmp=$(mktemp -d "$CCC_CACHE/deb.XXXXXX")
-  (cd "$tmp" && apt-get download -q "python3-skimage=$DEB_VERSION" >/dev/null 2>&1) ||
-    { rm -rf "$tmp"; die "apt-get download python3-skimage=$DEB_VERSION failed"; }
+  fetch() { (cd "$tmp" && apt-get download -q "python3-skimage=$DEB_VERSION" >/dev/null 2>&1); }
+  # A machine with every package installed may still have empty or stale apt
+  # lists (setup only updates them when it installs): refresh once and retry.
+  if ! fetch; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq || true
+    fetch || { rm -rf "$tmp"; die "apt-get download python3-skimage=$DEB_VERSION failed"; }
+  fi
   mv -f "$tmp/$DEB_NAME" "$DEB"
   rm -rf "$tmp"
   (cd "$CCC_CACHE" && check "$DEB_NAME") ||
