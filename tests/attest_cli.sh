@@ -10,18 +10,7 @@ V=${CCC_SOURCE_DIR:?}/tests/vectors/nitro
 DOC=$V/attestation-blocky-2024-09-07.cbor
 P0=e72a46ca80a260fb044a125442f0c7e331813bcbaf9724d9f3857758992766f2d65710a27aa94ae3949dd54e7c9fe86a
 BAD0=e82a46ca80a260fb044a125442f0c7e331813bcbaf9724d9f3857758992766f2d65710a27aa94ae3949dd54e7c9fe86a
-fails=0
-expect() { # expect NAME WANT_RC PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ] || ! grep -q -- "$pat" <<<"$out"; then
-    echo "FAIL $name: rc=$rc (want $want), pattern '$pat'"; echo "$out" | sed 's/^/    /'
-    fails=$((fails + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+. "${CCC_SOURCE_DIR:?}/tests/lib/expect.sh"
 expect valid 0 "VALID: authentic" -- "$CCC" attest verify "$DOC" --pcr 0=$P0 \
   --nonce "$(printf '01%.0s' $(seq 1024))"
 expect now 66 "CCC_ATTEST_E_CERT_EXPIRED" -- "$CCC" attest verify "$DOC" --pcr 0=$P0 --at now

@@ -10,18 +10,7 @@ CCC=${CCC_BUILD_DIR:?}/ccc
 FIXTURE=${1:?usage: receipt_cli.sh RECEIPT_FIXTURE}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 "$FIXTURE" "$T" || { echo "FAIL fixture"; exit 1; }
-fails=0
-expect() { # expect NAME WANT_RC PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ] || ! grep -q -- "$pat" <<<"$out"; then
-    echo "FAIL $name: rc=$rc (want $want), pattern '$pat'"; echo "$out" | sed 's/^/    /'
-    fails=$((fails + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+. "${CCC_SOURCE_DIR:?}/tests/lib/expect.sh"
 R="$CCC receipt verify $T/receipt.cbor --root $T/root.pem"
 POL="--policy $T/policy.cbor --policy-pub $T/policy-pub.pem"
 expect valid 0 "VALID: the receipt binds" -- $R --attestation $T/doc.cbor $POL \

@@ -251,6 +251,8 @@ CCC_MUST_USE ccc_status ccc_hex_decode(const char *hex, uint8_t *out,
                                        size_t out_max, size_t *out_size);
 /* Read a whole file into `out` (appended), refusing files over out->max_size. */
 CCC_MUST_USE ccc_status ccc_file_read(const char *path, ccc_buf *out);
+/* Write all `size` bytes to a descriptor, retrying short writes and EINTR. */
+CCC_MUST_USE ccc_status ccc_fd_write_all(int fd, const void *data, size_t size);
 /* Write `size` bytes to `path` atomically (temp file + rename), mode 0600. */
 CCC_MUST_USE ccc_status ccc_file_write(const char *path, const void *data,
                                        size_t size);

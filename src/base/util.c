@@ -77,6 +77,21 @@ out:
     return st;
 }
 
+ccc_status ccc_fd_write_all(int fd, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    while (size > 0) {
+        ssize_t w = write(fd, p, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            CCC_BAIL(CCC_ERR_IO, "write failed");
+        p += w;
+        size -= (size_t)w;
+    }
+    return CCC_OK;
+}
+
 ccc_status ccc_file_write(const char *path, const void *data, size_t size)
 {
     ccc_status st = CCC_OK;
@@ -87,16 +102,7 @@ ccc_status ccc_file_write(const char *path, const void *data, size_t size)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         CCC_BAIL(CCC_ERR_IO, "cannot create file");
-    const uint8_t *p = data;
-    size_t left = size;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        CCC_CHECK(w > 0, CCC_ERR_IO, "write failed");
-        p += w;
-        left -= (size_t)w;
-    }
+    CCC_TRY(ccc_fd_write_all(fd, data, size));
     CCC_CHECK(fsync(fd) == 0, CCC_ERR_IO, "fsync failed");
     CCC_CHECK(close(fd) == 0, CCC_ERR_IO, "close failed");
     fd = -1;

@@ -57,19 +57,6 @@ out:
     return st;
 }
 
-static ccc_status write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        CCC_ENSURE(w > 0, CCC_ERR_IO, "write to the NSM channel failed");
-        p += w;
-        n -= (size_t)w;
-    }
-    return CCC_OK;
-}
-
 /* Read exactly n bytes; *got_any tells a clean EOF from a truncated frame. */
 static ccc_status read_all(int fd, uint8_t *p, size_t n, bool *got_any)
 {
@@ -95,8 +82,8 @@ ccc_status ccc_nsm_frame_write(int fd, ccc_bytes msg)
     CCC_ENSURE(msg.size <= CCC_NSM_MAX_FRAME, CCC_ERR_LIMIT, "NSM frame too large");
     uint8_t hdr[4] = {(uint8_t)(msg.size >> 24), (uint8_t)(msg.size >> 16),
                       (uint8_t)(msg.size >> 8), (uint8_t)msg.size};
-    CCC_GUARD(write_all(fd, hdr, sizeof hdr));
-    return write_all(fd, msg.ptr, msg.size);
+    CCC_GUARD(ccc_fd_write_all(fd, hdr, sizeof hdr));
+    return ccc_fd_write_all(fd, msg.ptr, msg.size);
 }
 
 ccc_status ccc_nsm_frame_read(int fd, ccc_buf *msg)
