@@ -44,6 +44,7 @@ static const struct {
     [CCC_F_PCR_INDEX] = {"pcr_index", CCC_LK_UINT},
     [CCC_F_DOC_SHA256] = {"doc_sha256", CCC_LK_DIGEST},
     [CCC_F_PCR_SHA384] = {"pcr_sha384", CCC_LK_DIGEST},
+    [CCC_F_REASON] = {"reason", CCC_LK_ID},
 };
 
 static struct {
