@@ -41,7 +41,7 @@ static void fixed_gateway_key(void)
     ccc_hpke_keypair kp;
     static const char ikm[] = "ccc fuzz enclave gateway key, never used elsewhere";
     DIE(ccc_hpke_keypair_derive(&kp, ccc_bytes_of(ikm, sizeof ikm - 1)));
-    ccc_ohttp_symmetric_alg alg = {CCC_HPKE_KDF_HKDF_SHA256, CCC_HPKE_AEAD_AES_128_GCM};
+    ccc_ohttp_symmetric_alg alg = {CCC_HPKE_KDF_HKDF_SHA256, CCC_HPKE_AEAD_AES_256_GCM};
     DIE(ccc_ohttp_gateway_key_init(&GK, 1, &kp, &alg, 1));
     ccc_hpke_keypair_wipe(&kp);
 }
@@ -51,7 +51,7 @@ static void write_seed(const char *dir, const char *name, const char *id, ccc_by
     ccc_ohttp_ctx c;
     ccc_ohttp_ctx_init(&c);
     ccc_hpke_suite suite;
-    DIE(ccc_ohttp_key_config_choose(&GK.config, CCC_HPKE_AEAD_AES_128_GCM, &suite));
+    DIE(ccc_ohttp_key_config_choose(&GK.config, CCC_HPKE_AEAD_AES_256_GCM, &suite));
     uint8_t enc[1024];
     size_t n = 0;
     DIE(ccc_ohttp_request_encapsulate(&c, &GK.config, suite, plain.ptr, plain.size, enc,

@@ -74,7 +74,7 @@ static void make_gateway_key(ccc_ohttp_gateway_key *gk, uint8_t id)
 {
     ccc_hpke_keypair kp;
     assert_int_equal(ccc_hpke_keypair_generate(&kp), CCC_OK);
-    ccc_ohttp_symmetric_alg algs[2] = {{CCC_HPKE_KDF_HKDF_SHA256, CCC_HPKE_AEAD_AES_128_GCM},
+    ccc_ohttp_symmetric_alg algs[2] = {{CCC_HPKE_KDF_HKDF_SHA256, CCC_HPKE_AEAD_AES_256_GCM},
                                        {CCC_HPKE_KDF_HKDF_SHA256, CCC_HPKE_AEAD_CHACHA20_POLY1305}};
     assert_int_equal(ccc_ohttp_gateway_key_init(gk, id, &kp, algs, 2), CCC_OK);
     ccc_hpke_keypair_wipe(&kp);
@@ -201,7 +201,7 @@ static void encapsulate(ccc_ohttp_ctx *c, const ccc_ohttp_gateway_key *gk, ccc_b
 {
     ccc_ohttp_ctx_init(c);
     ccc_hpke_suite suite;
-    assert_int_equal(ccc_ohttp_key_config_choose(&gk->config, CCC_HPKE_AEAD_AES_128_GCM, &suite),
+    assert_int_equal(ccc_ohttp_key_config_choose(&gk->config, CCC_HPKE_AEAD_AES_256_GCM, &suite),
                      CCC_OK);
     ccc_buf_init(enc, plain.size + CCC_OHTTP_REQUEST_OVERHEAD);
     uint8_t *p = NULL;
