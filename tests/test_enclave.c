@@ -92,17 +92,20 @@ static void attest_enclave(ccc_enclave *e, ccc_buf *doc)
                      CCC_OK);
 }
 
-static ccc_enclave *new_enclave(void)
+static ccc_enclave *new_enclave_with(size_t replay_capacity)
 {
     ccc_enclave_config cfg = {.model_dir = F.model_dir,
                               .detect = detect_opts(),
                               .policy = &F.policy,
-                              .policy_sha256 = F.policy_sha};
+                              .policy_sha256 = F.policy_sha,
+                              .replay_capacity = replay_capacity};
     ccc_enclave *e = NULL;
     if (ccc_enclave_new(&cfg, &e) != CCC_OK)
         fail_msg("enclave: %s (run scripts/setup)", ccc_error_detail());
     return e;
 }
+
+static ccc_enclave *new_enclave(void) { return new_enclave_with(0); }
 
 static int setup(void **state)
 {
@@ -572,6 +575,80 @@ static void keys_and_attestation(void **state)
     ccc_buf_wipe(&img);
 }
 
+/* The replay table is a ring: with room for 2 completed jobs, the third
+ * completion forgets the first (documented bound), never the last two. */
+static void replay_window_is_bounded(void **state)
+{
+    (void)state;
+    ccc_enclave *e = new_enclave_with(2);
+    ccc_buf doc, img;
+    attest_enclave(e, &doc);
+    assert_int_equal(ccc_enclave_set_attestation(e, ccc_buf_bytes(&doc)), CCC_OK);
+    assert_int_equal(ccc_enclave_install_keys(e, &F.gk, 1), CCC_OK);
+    read_sample("coffee.png", &img);
+    ccc_buf enc[3];
+    static const char *const ids[] = {"w-0", "w-1", "w-2"};
+    for (int i = 0; i < 3; i++) {
+        ccc_ohttp_ctx c;
+        encapsulate(&c, &F.gk, ccc_buf_bytes(&img), &enc[i]);
+        ccc_ohttp_ctx_wipe(&c);
+        ccc_enclave_result r;
+        ccc_enclave_result_init(&r);
+        assert_int_equal(
+            ccc_enclave_process_job(e, ids[i], 3, ccc_buf_bytes(&enc[i]), now_ms(), &r), CCC_OK);
+        ccc_enclave_result_wipe(&r);
+    }
+    ccc_enclave_result r;
+    ccc_enclave_result_init(&r);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(
+            ccc_enclave_process_job(e, ids[i], 3, ccc_buf_bytes(&enc[0]), now_ms(), &r),
+            CCC_ERR_REPLAY);
+        assert_int_equal(
+            ccc_enclave_process_job(e, "w-new", 5, ccc_buf_bytes(&enc[i]), now_ms(), &r),
+            CCC_ERR_REPLAY);
+    }
+    /* w-0 fell out of the window: the bound is real (and documented). */
+    assert_int_equal(ccc_enclave_process_job(e, ids[0], 3, ccc_buf_bytes(&enc[0]), now_ms(), &r),
+                     CCC_OK);
+    assert_int_equal(ccc_enclave_jobs_done(e), 4);
+    ccc_enclave_result_wipe(&r);
+    for (int i = 0; i < 3; i++)
+        ccc_buf_wipe(&enc[i]);
+    ccc_buf_wipe(&img);
+    ccc_buf_wipe(&doc);
+    ccc_enclave_free(e);
+}
+
+/* A client that picks ChaCha20-Poly1305 gets its answer in that suite. */
+static void chacha_client(void **state)
+{
+    (void)state;
+    ccc_buf img, enc;
+    chelsea_crop_png(&img);
+    ccc_ohttp_ctx c;
+    ccc_ohttp_ctx_init(&c);
+    ccc_hpke_suite suite = {CCC_HPKE_KEM_X25519_SHA256, CCC_HPKE_KDF_HKDF_SHA256,
+                            CCC_HPKE_AEAD_CHACHA20_POLY1305};
+    ccc_buf_init(&enc, img.size + CCC_OHTTP_REQUEST_OVERHEAD);
+    uint8_t *p = NULL;
+    assert_int_equal(ccc_buf_extend(&enc, img.size + CCC_OHTTP_REQUEST_OVERHEAD, &p), CCC_OK);
+    size_t n = 0;
+    assert_int_equal(ccc_ohttp_request_encapsulate(&c, &F.gk.config, suite, img.data, img.size, p,
+                                                   enc.size, &n),
+                     CCC_OK);
+    ccc_enclave_result r;
+    ccc_enclave_result_init(&r);
+    assert_int_equal(
+        ccc_enclave_process_job(F.e, "chacha", 6, ccc_buf_bytes(&enc), now_ms(), &r), CCC_OK);
+    ccc_egress_answer a;
+    check_result(&c, "chacha", ccc_buf_bytes(&enc), &r, ccc_buf_bytes(&F.doc), 1, &a);
+    ccc_enclave_result_wipe(&r);
+    ccc_ohttp_ctx_wipe(&c);
+    ccc_buf_wipe(&enc);
+    ccc_buf_wipe(&img);
+}
+
 /* The photo never reaches the log: neither a canary string hidden after
  * the PNG's IEND (ignored by the decoder, so the job succeeds), nor its
  * base64/hex, nor any 16-byte window of the photo, nor the answer. */
@@ -882,6 +959,8 @@ int main(void)
         cmocka_unit_test(samples_end_to_end),
         cmocka_unit_test(failures_then_good_jobs),
         cmocka_unit_test(keys_and_attestation),
+        cmocka_unit_test(replay_window_is_bounded),
+        cmocka_unit_test(chacha_client),
         cmocka_unit_test(log_holds_no_photo),
         cmocka_unit_test(frames_served),
         cmocka_unit_test(job_request_bodies),

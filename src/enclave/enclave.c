@@ -36,7 +36,8 @@ struct ccc_enclave {
     ccc_ohttp_gateway_key keys[CCC_ENCLAVE_MAX_KEYS]; /* secrets */
     size_t key_count;
     uint64_t seq;          /* receipts signed since boot */
-    replay_entry *replay;  /* ring of CCC_ENCLAVE_REPLAY_CAPACITY */
+    replay_entry *replay;  /* ring of replay_capacity entries */
+    size_t replay_capacity;
     size_t replay_count;
     size_t replay_next;
 };
@@ -61,7 +62,9 @@ ccc_status ccc_enclave_new(const ccc_enclave_config *cfg, ccc_enclave **out)
               CCC_ERR_USAGE, "enclave: incomplete configuration");
     e = calloc(1, sizeof *e);
     CCC_CHECK(e != NULL, CCC_ERR_NOMEM, "enclave: out of memory");
-    e->replay = calloc(CCC_ENCLAVE_REPLAY_CAPACITY, sizeof *e->replay);
+    e->replay_capacity = cfg->replay_capacity ? cfg->replay_capacity : CCC_ENCLAVE_REPLAY_CAPACITY;
+    CCC_CHECK(e->replay_capacity <= (1u << 20), CCC_ERR_USAGE, "enclave: replay table too large");
+    e->replay = calloc(e->replay_capacity, sizeof *e->replay);
     CCC_CHECK(e->replay != NULL, CCC_ERR_NOMEM, "enclave: out of memory");
     e->policy = *cfg->policy;
     CCC_TRY(ccc_policy_check(&e->policy));
@@ -199,8 +202,8 @@ static void replay_record(ccc_enclave *e, const uint8_t job[32], const uint8_t r
 {
     memcpy(e->replay[e->replay_next].job, job, 32);
     memcpy(e->replay[e->replay_next].request, req, 32);
-    e->replay_next = (e->replay_next + 1) % CCC_ENCLAVE_REPLAY_CAPACITY;
-    if (e->replay_count < CCC_ENCLAVE_REPLAY_CAPACITY)
+    e->replay_next = (e->replay_next + 1) % e->replay_capacity;
+    if (e->replay_count < e->replay_capacity)
         e->replay_count++;
 }
 

@@ -66,8 +66,8 @@
  * Replay protection (bound)
  * ------------------------------------------------------------------------
  *
- * The enclave remembers the last CCC_ENCLAVE_REPLAY_CAPACITY (4096)
- * completed jobs of this boot as (SHA-256(job id), SHA-256(enc_request));
+ * The enclave remembers the last CCC_ENCLAVE_REPLAY_CAPACITY (4096; see
+ * ccc_enclave_config.replay_capacity) completed jobs of this boot as (SHA-256(job id), SHA-256(enc_request));
  * a job whose id OR whose ciphertext matches one of them is refused with
  * CCC_ERR_REPLAY, so a captured ciphertext cannot be re-run under a new job
  * id either. The table is a ring: the oldest entry is forgotten when a new
@@ -161,6 +161,8 @@ typedef struct ccc_enclave_config {
     ccc_detect_options detect;      /* manifest_path, trusted_key_path, threads */
     const ccc_policy *policy;       /* verified policy (copied)                */
     const uint8_t *policy_sha256;   /* 32 bytes: SHA-256 of its payload        */
+    size_t replay_capacity;         /* completed jobs remembered; 0 = default
+                                       CCC_ENCLAVE_REPLAY_CAPACITY (tests use 2) */
 } ccc_enclave_config;
 
 /*
