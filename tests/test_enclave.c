@@ -868,6 +868,8 @@ static void sandbox_child(int out_fd, ccc_bytes enc_request, int forbidden)
     ccc_enclave_result_init(&r);
     if (ccc_enclave_sandbox_enter() != CCC_OK)
         _exit(11);
+    if (forbidden == 4) /* the service loop on a socket, under the filter */
+        _exit(ccc_enclave_serve(e, out_fd) == CCC_OK ? 0 : 30);
     if (ccc_enclave_process_job(e, "sandboxed", 9, enc_request, now_ms(), &r) != CCC_OK)
         _exit(12);
     if (ccc_fd_write_all(out_fd, r.response.data, r.response.size) != CCC_OK)
@@ -903,12 +905,17 @@ static void sandbox_stops_forbidden_calls(void **state)
 #else
     ccc_buf img;
     chelsea_crop_png(&img);
-    for (int forbidden = 0; forbidden <= 3; forbidden++) {
+    /* 0: a job, then exit; 1..3: a job, then open / socket / execv;
+     * 4: the frame service on a socket pair (ping, job, clean close). */
+    for (int forbidden = 0; forbidden <= 4; forbidden++) {
         ccc_ohttp_ctx c;
         ccc_buf enc;
         encapsulate(&c, &F.gk, ccc_buf_bytes(&img), &enc);
         int p[2];
-        assert_int_equal(pipe(p), 0);
+        if (forbidden == 4)
+            assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+        else
+            assert_int_equal(pipe(p), 0);
         fflush(NULL);
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -919,14 +926,42 @@ static void sandbox_stops_forbidden_calls(void **state)
         close(p[1]);
         ccc_buf resp;
         ccc_buf_init(&resp, CCC_ENCLAVE_MAX_RESPONSE_SIZE);
-        uint8_t tmp[512];
-        ssize_t n;
-        while ((n = read(p[0], tmp, sizeof tmp)) > 0)
-            assert_int_equal(ccc_buf_append(&resp, tmp, (size_t)n), CCC_OK);
+        if (forbidden == 4) {
+            ccc_buf body, req;
+            ccc_buf_init(&body, CCC_FRAME_MAX_BODY_SIZE);
+            ccc_buf_init(&req, CCC_FRAME_MAX_BODY_SIZE);
+            ccc_frame_type type;
+            assert_int_equal(ccc_frame_write(p[0], CCC_FRAME_PING, ccc_bytes_of("sb", 2)), CCC_OK);
+            assert_int_equal(ccc_frame_read(p[0], &type, &body), CCC_OK);
+            assert_int_equal(type, CCC_FRAME_PONG);
+            assert_int_equal(
+                ccc_enclave_job_request_encode("sandboxed", 9, ccc_buf_bytes(&enc), &req), CCC_OK);
+            assert_int_equal(ccc_frame_write(p[0], CCC_FRAME_JOB_REQUEST, ccc_buf_bytes(&req)),
+                             CCC_OK);
+            assert_int_equal(ccc_frame_read(p[0], &type, &body), CCC_OK);
+            assert_int_equal(type, CCC_FRAME_JOB_RESULT);
+            ccc_cbor_doc d;
+            ccc_cbor_doc_init(&d);
+            assert_int_equal(ccc_cbor_decode(&d, ccc_buf_bytes(&body), NULL, CCC_CBOR_CANONICAL),
+                             CCC_OK);
+            const ccc_cbor_item *it;
+            ccc_bytes rb;
+            assert_int_equal(ccc_cbor_map_get_text(ccc_cbor_doc_root(&d), "response", &it), CCC_OK);
+            assert_int_equal(ccc_cbor_get_bytes(it, &rb), CCC_OK);
+            assert_int_equal(ccc_buf_append_bytes(&resp, rb), CCC_OK);
+            ccc_cbor_doc_wipe(&d);
+            ccc_buf_wipe(&req);
+            ccc_buf_wipe(&body);
+        } else {
+            uint8_t tmp[512];
+            ssize_t n;
+            while ((n = read(p[0], tmp, sizeof tmp)) > 0)
+                assert_int_equal(ccc_buf_append(&resp, tmp, (size_t)n), CCC_OK);
+        }
         close(p[0]);
         int ws = 0;
         assert_int_equal(waitpid(pid, &ws, 0), pid);
-        if (forbidden == 0) {
+        if (forbidden == 0 || forbidden == 4) {
             if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
                 fail_msg("sandboxed child: status 0x%x", ws);
         } else {
