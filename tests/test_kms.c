@@ -1,6 +1,7 @@
 /* kms: key store at rest, rotation, the signed config, attestation-gated
  * release (every refusal class), and the enclave side's strict open. */
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "attest/attest.h"
 #include "cbor/cbor.h"
 #include "cose/cose.h"
+#include "frame/frame.h"
 #include "kms/kms.h"
 #include "log/log.h"
 #include "nsm/nsm.h"
@@ -824,6 +826,66 @@ static void release_open_round_trip_and_tamper(void **state)
     ccc_kms_free(kms);
 }
 
+static void serve_conn_frames(void **state)
+{
+    fixture *f = *state;
+    fresh_store(f);
+    ccc_kms *kms = kms_with(f, &f->policy);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    enclave e;
+    enclave_new(&e);
+    ccc_buf doc;
+    attest(&f->sim, f->now_ms, ccc_bytes_of(e.nonce, 32), ccc_bytes_of(e.spki, 44), &doc);
+    /* all requests go out first (they fit the socket buffer), then EOF */
+    assert_int_equal(ccc_frame_write(sv[0], CCC_FRAME_PING, ccc_bytes_of("tok", 3)), CCC_OK);
+    assert_int_equal(ccc_frame_write(sv[0], CCC_FRAME_KEY_REQUEST, ccc_buf_bytes(&doc)), CCC_OK);
+    assert_int_equal(ccc_frame_write(sv[0], CCC_FRAME_KEY_REQUEST, ccc_buf_bytes(&doc)), CCC_OK);
+    assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+    assert_int_equal(ccc_kms_serve_conn(kms, sv[1], f->now_ms), CCC_OK);
+    close(sv[1]);
+
+    ccc_frame_type type;
+    ccc_buf body;
+    ccc_buf_init(&body, 1u << 20);
+    assert_int_equal(ccc_frame_read(sv[0], &type, &body), CCC_OK);
+    assert_int_equal(type, CCC_FRAME_PONG);
+    assert_int_equal(body.size, 3);
+    assert_int_equal(ccc_frame_read(sv[0], &type, &body), CCC_OK);
+    assert_int_equal(type, CCC_FRAME_KEY_RESPONSE);
+    ccc_kms_released got;
+    assert_int_equal(ccc_kms_release_open(ccc_buf_bytes(&body), e.kp.sk, &got), CCC_OK);
+    assert_memory_equal(got.keys[0].kp.sk, ccc_kms_store_keys(f->store)[0].kp.sk, 32);
+    ccc_kms_released_wipe(&got);
+    /* the replay gets an error frame with the class only */
+    assert_int_equal(ccc_frame_read(sv[0], &type, &body), CCC_OK);
+    assert_int_equal(type, CCC_FRAME_JOB_ERROR);
+    assert_int_equal(body.size, strlen("replay:replay"));
+    assert_memory_equal(body.data, "replay:replay", body.size);
+    assert_int_equal(ccc_frame_read(sv[0], &type, &body), CCC_ERR_NOT_FOUND);
+    close(sv[0]);
+
+    /* a frame the kms does not serve: an error frame, then the end */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(ccc_frame_write(sv[0], CCC_FRAME_JOB_REQUEST, ccc_bytes_of("x", 1)), CCC_OK);
+    assert_int_equal(ccc_kms_serve_conn(kms, sv[1], f->now_ms), CCC_ERR_USAGE);
+    assert_int_equal(ccc_frame_read(sv[0], &type, &body), CCC_OK);
+    assert_int_equal(type, CCC_FRAME_JOB_ERROR);
+    close(sv[0]);
+    close(sv[1]);
+    /* a broken header ends the connection with an error */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(write(sv[0], "\x30\x01\0\0\0\0\0\0", 8), 8);
+    assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+    assert_int_not_equal(ccc_kms_serve_conn(kms, sv[1], f->now_ms), CCC_OK);
+    close(sv[0]);
+    close(sv[1]);
+    ccc_buf_wipe(&body);
+    ccc_buf_wipe(&doc);
+    ccc_hpke_keypair_wipe(&e.kp);
+    ccc_kms_free(kms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -834,6 +896,7 @@ int main(void)
         cmocka_unit_test(release_refusals),
         cmocka_unit_test(nonce_memory_evicts_oldest),
         cmocka_unit_test(release_open_round_trip_and_tamper),
+        cmocka_unit_test(serve_conn_frames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -116,6 +116,26 @@
  * attacker nothing it could open. The memory is per process: a restarted
  * kms forgets it, and the max age covers that window too.
  *
+ * ------------------------------------------------------------------------
+ * 4. The process (programs/ccc-kms): frames on a stream socket
+ * ------------------------------------------------------------------------
+ *
+ * ccc-kms listens on unix:PATH or IPv4 HOST:PORT and speaks src/frame's
+ * length-prefixed frames (the host relays them from the enclave unread):
+ *
+ *   request frame          body                  answer frame
+ *   0x30 key_request       attestation document  0x31 key_response: enc||ct
+ *                                                 or 0x12 job_error:
+ *                                                 "<status>:<reason>"
+ *   0x01 ping              token (<= 8 bytes)    0x02 pong: the same token
+ *   anything else          -                     0x12 job_error
+ *                                                 "usage:frame_type", then
+ *                                                 the connection is closed
+ *
+ * Connections are served one at a time; a peer silent for 10 s is dropped.
+ * The signed configuration is written to DIR/config.cose at start (the host
+ * serves that file; there is no frame for it).
+ *
  * Every release and refusal is logged (src/log): event key_released or
  * key_refused, doc_sha256 (SHA-256 of the document bytes), pcr_sha384
  * (PCR0, once parsed), reason, status, key_id (current key) and count.
@@ -130,6 +150,7 @@
 #ifndef CCC_KMS_H
 #define CCC_KMS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -295,5 +316,23 @@ void ccc_kms_x25519_spki(const uint8_t pk[static 32],
 
 /* The job_error body for a refusal: "<status>:<reason>", appended. */
 CCC_MUST_USE ccc_status ccc_kms_refusal_body(ccc_status st, ccc_kms_reason reason, ccc_buf *out);
+
+/* ------------------------------------------------------------------------ */
+/* The process (§4)                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Wall-clock time in ms since the Unix epoch (release checks, config time). */
+uint64_t ccc_kms_now_ms(void);
+/* Read and verify the policy bundle with the policy public key (PEM). */
+CCC_MUST_USE ccc_status ccc_kms_load_policy(const char *bundle_path, const char *pub_pem_path,
+                                            ccc_policy *policy, uint8_t policy_sha256[32]);
+/* Bind and listen on "unix:PATH" (a stale socket file is replaced) or
+ * "A.B.C.D:PORT". */
+CCC_MUST_USE ccc_status ccc_kms_listen(const char *spec, int *fd);
+/* Serve frames on one connected socket until the peer closes (CCC_OK) or
+ * breaks the protocol. now_ms 0 means the wall clock (tests pass a time). */
+CCC_MUST_USE ccc_status ccc_kms_serve_conn(ccc_kms *kms, int fd, uint64_t now_ms);
+/* Accept and serve connections until *stop is set (by a signal handler). */
+CCC_MUST_USE ccc_status ccc_kms_serve(ccc_kms *kms, int listen_fd, volatile sig_atomic_t *stop);
 
 #endif /* CCC_KMS_H */
