@@ -3,7 +3,9 @@
  *   0  the rest is a release PLAINTEXT: it is HPKE-sealed to a fixed key
  *      here, so mutations reach the strict CBOR decoder behind the AEAD;
  *   1  the rest is a sealed key_response body, opened with the fixed key;
- *   2  the rest is a signed kms config, verified with a fixed Ed25519 key.
+ *   2  the rest is a signed kms config, verified with a fixed Ed25519 key;
+ *   3  the rest is a config PAYLOAD: signed here with that key, so
+ *      mutations reach the config decoder behind the signature.
  * Whatever opens must hold 1..2 keys with distinct ids.
  */
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "cose/cose.h"
 #include "fuzz.h"
 #include "kms/kms.h"
 
@@ -68,11 +71,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (mode == 1) {
         check_opened(ccc_kms_release_open(rest, fixed_sk, &r), &r);
         ccc_kms_released_wipe(&r);
-    } else if (mode == 2) {
+    } else if (mode == 2 || mode == 3) {
+        ccc_buf signed_cfg;
+        ccc_buf_init(&signed_cfg, 2 * CCC_KMS_MAX_CONFIG_SIZE);
+        if (mode == 3) {
+            if (ccc_cose_sign1_sign(config_key(), NULL, rest, &signed_cfg) != CCC_OK) {
+                ccc_buf_wipe(&signed_cfg);
+                return 0;
+            }
+            rest = ccc_buf_bytes(&signed_cfg);
+        }
         ccc_kms_config c;
         ccc_status st = ccc_kms_config_verify(rest, config_key(), &c);
         if (st == CCC_OK && (c.key_count < 1 || c.key_count > CCC_KMS_MAX_LIVE))
             abort();
+        ccc_buf_wipe(&signed_cfg);
     }
     return 0;
 }

@@ -722,6 +722,15 @@ static void seal_pt(const uint8_t pk[32], ccc_bytes pt, ccc_buf *out)
     assert_int_equal(ccc_buf_append(out, buf, 32 + n), CCC_OK);
 }
 
+/* A fresh enclave, its document, and a successful release to it. */
+static void release_now(fixture *f, ccc_kms *kms, enclave *e, ccc_buf *doc, ccc_buf *sealed)
+{
+    enclave_new(e);
+    attest(&f->sim, f->now_ms, ccc_bytes_of(e->nonce, 32), ccc_bytes_of(e->spki, 44), doc);
+    ccc_buf_init(sealed, CCC_KMS_MAX_RELEASE_SIZE);
+    assert_int_equal(ccc_kms_release(kms, ccc_buf_bytes(doc), f->now_ms, sealed, NULL), CCC_OK);
+}
+
 static void release_open_round_trip_and_tamper(void **state)
 {
     fixture *f = *state;
@@ -729,11 +738,8 @@ static void release_open_round_trip_and_tamper(void **state)
     assert_int_equal(ccc_kms_store_rotate(f->store), CCC_OK);
     ccc_kms *kms = kms_with(f, &f->policy);
     enclave e;
-    enclave_new(&e);
     ccc_buf doc, sealed;
-    attest(&f->sim, f->now_ms, ccc_bytes_of(e.nonce, 32), ccc_bytes_of(e.spki, 44), &doc);
-    ccc_buf_init(&sealed, CCC_KMS_MAX_RELEASE_SIZE);
-    assert_int_equal(ccc_kms_release(kms, ccc_buf_bytes(&doc), f->now_ms, &sealed, NULL), CCC_OK);
+    release_now(f, kms, &e, &doc, &sealed);
     ccc_kms_released got;
     assert_int_equal(ccc_kms_release_open(ccc_buf_bytes(&sealed), e.kp.sk, &got), CCC_OK);
     assert_int_equal(got.count, 2);
@@ -886,6 +892,66 @@ static void serve_conn_frames(void **state)
     ccc_kms_free(kms);
 }
 
+/* The whole chain: a client encrypts to a key from the verified config,
+ * an enclave opens it with gateway keys made from a key release. */
+static void config_to_release_ohttp_round_trip(void **state)
+{
+    fixture *f = *state;
+    fresh_store(f);
+    assert_int_equal(ccc_kms_store_rotate(f->store), CCC_OK);
+    ccc_buf cfg_bytes;
+    ccc_buf_init(&cfg_bytes, CCC_KMS_MAX_CONFIG_SIZE);
+    assert_int_equal(ccc_kms_config_sign(f->store, f->policy_sha256, f->now_ms, &cfg_bytes),
+                     CCC_OK);
+    ccc_kms_config cfg;
+    assert_int_equal(
+        ccc_kms_config_verify(ccc_buf_bytes(&cfg_bytes), ccc_kms_store_sign_key(f->store), &cfg),
+        CCC_OK);
+
+    ccc_kms *kms = kms_with(f, &f->policy);
+    enclave e;
+    ccc_buf doc, sealed;
+    release_now(f, kms, &e, &doc, &sealed);
+    ccc_kms_released rel;
+    assert_int_equal(ccc_kms_release_open(ccc_buf_bytes(&sealed), e.kp.sk, &rel), CCC_OK);
+    ccc_ohttp_gateway_key gk[CCC_KMS_MAX_LIVE];
+    assert_int_equal(ccc_kms_gateway_keys(rel.keys, rel.count, gk), CCC_OK);
+
+    static const char msg[] = "a photo of a cat";
+    for (size_t i = 0; i < cfg.key_count; i++) {
+        const uint16_t aeads[] = {CCC_HPKE_AEAD_AES_256_GCM, CCC_HPKE_AEAD_CHACHA20_POLY1305};
+        for (size_t a = 0; a < 2; a++) {
+            ccc_hpke_suite suite;
+            assert_int_equal(ccc_ohttp_key_config_choose(&cfg.keys[i], aeads[a], &suite), CCC_OK);
+            assert_int_equal(suite.aead_id, aeads[a]);
+            uint8_t enc[256], pt[256];
+            size_t enc_size = 0, pt_size = 0;
+            ccc_ohttp_ctx client, gw;
+            ccc_ohttp_ctx_init(&client);
+            ccc_ohttp_ctx_init(&gw);
+            assert_int_equal(ccc_ohttp_request_encapsulate(&client, &cfg.keys[i], suite,
+                                                           (const uint8_t *)msg, sizeof msg, enc,
+                                                           sizeof enc, &enc_size),
+                             CCC_OK);
+            assert_int_equal(ccc_ohttp_request_decapsulate(&gw, gk, rel.count, enc, enc_size, pt,
+                                                           sizeof pt, &pt_size),
+                             CCC_OK);
+            assert_int_equal(pt_size, sizeof msg);
+            assert_memory_equal(pt, msg, sizeof msg);
+            ccc_ohttp_ctx_wipe(&client);
+            ccc_ohttp_ctx_wipe(&gw);
+        }
+    }
+    for (size_t i = 0; i < rel.count; i++)
+        ccc_ohttp_gateway_key_wipe(&gk[i]);
+    ccc_kms_released_wipe(&rel);
+    ccc_buf_wipe(&sealed);
+    ccc_buf_wipe(&doc);
+    ccc_buf_wipe(&cfg_bytes);
+    ccc_hpke_keypair_wipe(&e.kp);
+    ccc_kms_free(kms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -897,6 +963,7 @@ int main(void)
         cmocka_unit_test(nonce_memory_evicts_oldest),
         cmocka_unit_test(release_open_round_trip_and_tamper),
         cmocka_unit_test(serve_conn_frames),
+        cmocka_unit_test(config_to_release_ohttp_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

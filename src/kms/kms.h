@@ -108,7 +108,9 @@
  * "policy:pcrs" or "replay:replay". Never anything from the document.
  *
  * Replay: the nonces of released documents are kept in a bounded memory
- * (CCC_KMS_SEEN_NONCES, oldest evicted first). A nonce evicted from it could
+ * (CCC_KMS_SEEN_NONCES, oldest evicted first — a ring; since a remembered
+ * nonce never releases again, its entry is never "used" again either, so
+ * first-in-first-out is least-recently-used here). A nonce evicted from it could
  * be replayed — but only within the max age of its document, and 4096
  * releases inside 60 s is far above any honest rate (a pool restarts a few
  * enclaves a minute). A replayed document also only gets the keys sealed to
