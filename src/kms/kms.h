@@ -134,9 +134,12 @@
  *                                                 "usage:frame_type", then
  *                                                 the connection is closed
  *
- * Connections are served one at a time; a peer silent for 10 s is dropped.
+ * Connections are served one at a time; a peer silent for 10 s is dropped
+ * (so a relay should connect per key request, or keep its connection busy).
  * The signed configuration is written to DIR/config.cose at start (the host
- * serves that file; there is no frame for it).
+ * serves that file; there is no frame for it). The store is read once at
+ * start: after `ccc-kms --rotate` / `--retire` (run against the same DIR),
+ * restart the service so it releases, and publishes, the new key set.
  *
  * Every release and refusal is logged (src/log): event key_released or
  * key_refused, doc_sha256 (SHA-256 of the document bytes), pcr_sha384
