@@ -143,7 +143,7 @@ int main(int argc, char **argv)
         rc = fail(st, "attestation root");
     } else if ((st = ccc_kms_new(store, &policy, policy_sha256, root, &kms)) != CCC_OK) {
         rc = fail(st, "key service");
-    } else if ((st = ccc_kms_config_sign(store, policy_sha256, ccc_kms_now_ms(), &cfg)) != CCC_OK ||
+    } else if ((st = ccc_kms_config_sign(store, policy_sha256, ccc_wall_ms(), &cfg)) != CCC_OK ||
                (snprintf(path, sizeof path, "%s/config.cose", state),
                 (st = ccc_file_write(path, cfg.data, cfg.size)) != CCC_OK)) {
         rc = fail(st, "signed configuration");

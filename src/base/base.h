@@ -256,7 +256,9 @@ CCC_MUST_USE ccc_status ccc_fd_write_all(int fd, const void *data, size_t size);
 /* Write `size` bytes to `path` atomically (temp file + rename), mode 0600. */
 CCC_MUST_USE ccc_status ccc_file_write(const char *path, const void *data,
                                        size_t size);
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds (durations). */
 uint64_t ccc_now_ns(void);
+/* Wall-clock time in milliseconds since the Unix epoch (timestamps). */
+uint64_t ccc_wall_ms(void);
 
 #endif /* CCC_BASE_H */

@@ -115,6 +115,13 @@ out:
     return st;
 }
 
+uint64_t ccc_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 uint64_t ccc_now_ns(void)
 {
     struct timespec ts;

@@ -46,9 +46,7 @@ static void format_ms(uint64_t ms, char out[32])
 ccc_status ccc_cli_parse_time(const char *v, uint64_t *ms)
 {
     if (strcmp(v, "now") == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        *ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+        *ms = ccc_wall_ms();
         return CCC_OK;
     }
     struct tm tm;

@@ -108,13 +108,6 @@ ccc_status ccc_enclave_handle_frame(ccc_enclave *e, ccc_frame_type type, ccc_byt
     return st;
 }
 
-static uint64_t realtime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 ccc_status ccc_enclave_serve(ccc_enclave *e, int fd)
 {
     ccc_status st = CCC_OK;
@@ -131,7 +124,7 @@ ccc_status ccc_enclave_serve(ccc_enclave *e, int fd)
         if (st != CCC_OK)
             break;
         ccc_frame_type reply_type = CCC_FRAME_PONG;
-        st = ccc_enclave_handle_frame(e, type, ccc_buf_bytes(&body), realtime_ms(), &reply_type,
+        st = ccc_enclave_handle_frame(e, type, ccc_buf_bytes(&body), ccc_wall_ms(), &reply_type,
                                       &reply);
         ccc_buf_reset(&body);
         if (st != CCC_OK)

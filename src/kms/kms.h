@@ -326,8 +326,6 @@ CCC_MUST_USE ccc_status ccc_kms_refusal_body(ccc_status st, ccc_kms_reason reaso
 /* The process (§4)                                                          */
 /* ------------------------------------------------------------------------ */
 
-/* Wall-clock time in ms since the Unix epoch (release checks, config time). */
-uint64_t ccc_kms_now_ms(void);
 /* Read and verify the policy bundle with the policy public key (PEM). */
 CCC_MUST_USE ccc_status ccc_kms_load_policy(const char *bundle_path, const char *pub_pem_path,
                                             ccc_policy *policy, uint8_t policy_sha256[32]);

@@ -124,13 +124,6 @@ out:
     return st;
 }
 
-uint64_t ccc_kms_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
-
 ccc_status ccc_kms_serve_conn(ccc_kms *kms, int fd, uint64_t now_ms)
 {
     ccc_status st = CCC_OK;
@@ -144,7 +137,7 @@ ccc_status ccc_kms_serve_conn(ccc_kms *kms, int fd, uint64_t now_ms)
             break;
         }
         CCC_TRY(st);
-        CCC_TRY(handle_frame(kms, fd, type, ccc_buf_bytes(&body), now_ms ? now_ms : ccc_kms_now_ms()));
+        CCC_TRY(handle_frame(kms, fd, type, ccc_buf_bytes(&body), now_ms ? now_ms : ccc_wall_ms()));
     }
 out:
     ccc_buf_wipe(&body);

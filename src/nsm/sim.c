@@ -214,13 +214,6 @@ out:
     return st;
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Parse {"Attestation": {"user_data"?, "nonce"?, "public_key"?}}. */
 static ccc_status parse_request(const ccc_cbor_item *root, ccc_bytes out[3])
 {
@@ -272,7 +265,7 @@ ccc_status ccc_nsm_sim_handle(const ccc_nsm_sim *sim, ccc_bytes request, ccc_buf
         CCC_TRY(ccc_cbor_put_cstr(response, "InvalidArgument"));
         goto out;
     }
-    CCC_TRY(ccc_nsm_sim_attest(sim, wall_ms(), f[0], f[1], f[2], &out));
+    CCC_TRY(ccc_nsm_sim_attest(sim, ccc_wall_ms(), f[0], f[1], f[2], &out));
     CCC_TRY(ccc_cbor_put_map(response, 1));
     CCC_TRY(ccc_cbor_put_cstr(response, "Attestation"));
     CCC_TRY(ccc_cbor_put_map(response, 1));

@@ -59,13 +59,6 @@ static bool token_ok(const char *t)
     return true;
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static ccc_status new_token(char out[static CCC_QUEUE_TOKEN_SIZE + 1])
 {
     uint8_t raw[CCC_QUEUE_TOKEN_SIZE / 2];
@@ -197,7 +190,7 @@ ccc_status ccc_queue_enqueue(ccc_queue *q, const char *job_id, ccc_bytes payload
     CCC_GUARD(new_token(etok));
     bool dup = false;
     ccc_job_state s = CCC_JOB_UNKNOWN;
-    CCC_GUARD(q->vtable->enqueue(q, job_id, payload, meta, etok, wall_ms(), &dup, &s));
+    CCC_GUARD(q->vtable->enqueue(q, job_id, payload, meta, etok, ccc_wall_ms(), &dup, &s));
     if (state != NULL)
         *state = s;
     if (dup) {
@@ -221,7 +214,7 @@ ccc_status ccc_queue_claim(ccc_queue *q, const char *worker_id, ccc_queue_job *j
     /* The job's buffers take this queue's caps. */
     job->payload.max_size = q->opts.max_payload_size;
     job->meta.max_size = q->opts.max_meta_size;
-    ccc_status st = q->vtable->claim(q, worker_id, token, wall_ms(), job, claimed);
+    ccc_status st = q->vtable->claim(q, worker_id, token, ccc_wall_ms(), job, claimed);
     if (st != CCC_OK || !*claimed) {
         ccc_queue_job_wipe(job);
         *claimed = false;
@@ -257,7 +250,7 @@ ccc_status ccc_queue_complete(ccc_queue *q, const char *job_id, const char *toke
     CCC_ENSURE(result.size <= q->opts.max_result_size, CCC_ERR_LIMIT, "result too large");
     ccc_queue_outcome oc = CCC_QO_UNKNOWN;
     uint32_t attempt = 0;
-    CCC_GUARD(q->vtable->complete(q, job_id, token, result, wall_ms(), &oc, &attempt));
+    CCC_GUARD(q->vtable->complete(q, job_id, token, result, ccc_wall_ms(), &oc, &attempt));
     if (oc == CCC_QO_APPLIED)
         ccc_log(CCC_LOG_DEBUG, CCC_EV_JOB_DONE, ccc_log_job(job_id),
                 ccc_log_count(CCC_F_ATTEMPT, attempt), ccc_log_size(CCC_F_BYTES_OUT, result.size),
@@ -278,7 +271,7 @@ ccc_status ccc_queue_fail(ccc_queue *q, const char *job_id, const char *token, c
     ccc_queue_outcome oc = CCC_QO_UNKNOWN;
     ccc_job_state s = CCC_JOB_UNKNOWN;
     uint32_t attempt = 0;
-    CCC_GUARD(q->vtable->fail(q, job_id, token, error, wall_ms(), &oc, &s, &attempt));
+    CCC_GUARD(q->vtable->fail(q, job_id, token, error, ccc_wall_ms(), &oc, &s, &attempt));
     if (state != NULL)
         *state = s;
     if (oc == CCC_QO_APPLIED) {
@@ -296,7 +289,7 @@ ccc_status ccc_queue_status(ccc_queue *q, const char *job_id, ccc_queue_info *in
     CCC_ENSURE(q != NULL && info != NULL, CCC_ERR_USAGE, "no queue or info");
     memset(info, 0, sizeof *info);
     CHECK_ID(job_id);
-    return q->vtable->status(q, job_id, wall_ms(), info, NULL, false);
+    return q->vtable->status(q, job_id, ccc_wall_ms(), info, NULL, false);
 }
 
 ccc_status ccc_queue_fetch_result(ccc_queue *q, const char *job_id, bool delete_after_fetch,
@@ -308,7 +301,7 @@ ccc_status ccc_queue_fetch_result(ccc_queue *q, const char *job_id, bool delete_
         info = &local;
     memset(info, 0, sizeof *info);
     CHECK_ID(job_id);
-    CCC_GUARD(q->vtable->status(q, job_id, wall_ms(), info, out, delete_after_fetch));
+    CCC_GUARD(q->vtable->status(q, job_id, ccc_wall_ms(), info, out, delete_after_fetch));
     switch (info->state) {
     case CCC_JOB_UNKNOWN:
         CCC_BAIL(CCC_ERR_NOT_FOUND, "no such job");
@@ -330,7 +323,7 @@ ccc_status ccc_queue_expire(ccc_queue *q, uint64_t *removed)
 {
     CCC_ENSURE(q != NULL, CCC_ERR_USAGE, "no queue");
     uint64_t n = 0;
-    CCC_GUARD(q->vtable->expire(q, wall_ms(), &n));
+    CCC_GUARD(q->vtable->expire(q, ccc_wall_ms(), &n));
     if (removed != NULL)
         *removed = n;
     return CCC_OK;
@@ -340,5 +333,5 @@ ccc_status ccc_queue_metrics_get(ccc_queue *q, ccc_queue_metrics *m)
 {
     CCC_ENSURE(q != NULL && m != NULL, CCC_ERR_USAGE, "no queue or metrics");
     memset(m, 0, sizeof *m);
-    return q->vtable->metrics(q, wall_ms(), m);
+    return q->vtable->metrics(q, ccc_wall_ms(), m);
 }
