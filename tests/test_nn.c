@@ -1024,7 +1024,7 @@ static void centernet_fast_matches_reference(void **state)
     assert_int_equal(ccc_nn_model_run(ref, "tower_0/images", in, 512 * 512 * 3), CCC_OK);
     static const char *const names[] = {"tower_0/keypoints", "tower_0/wh"};
     static const size_t counts[] = {128 * 128 * 80, 128 * 128 * 4};
-    /* keypoints: relative; wh: absolute on pixel values (MODEL_NOTES §5) */
+    /* keypoints: relative; wh: absolute on pixel values (docs/model-notes.md §5) */
     static const double atol[] = {1e-5, 5e-3};
     for (int k = 0; k < 2; k++) {
         ccc_nn_tensor_view a, b;
@@ -1044,7 +1044,7 @@ static void centernet_fast_matches_reference(void **state)
     /*
      * detections: the peak test Equal(heat, maxpool(heat)) is exact, so a
      * rounding-level difference can add or drop a plateau peak and shift the
-     * rows after it; rows with (nearly) equal scores may also swap (MODEL_NOTES
+     * rows after it; rows with (nearly) equal scores may also swap (docs/model-notes.md
      * §5). So match rows as a set: every confident row (score >= 0.05) and at
      * least 95 of the 100 must have a matching row within 5 positions.
      */

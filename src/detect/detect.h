@@ -1,6 +1,6 @@
 /*
  * detect — count cats: the CenterNet pipeline exactly as @vladmandic/human
- * 3.3.6 runs it on TF.js 4.22 (see /work/shared/MODEL_NOTES.md §2).
+ * 3.3.6 runs it on TF.js 4.22 (see docs/model-notes.md §2).
  *
  *   1. pre-process  stretch-resize the RGB8 image to 512x512 with bilinear
  *                   interpolation, align_corners=false,

@@ -2,7 +2,7 @@
  * Model loader: model.json (TF.js graph-model) + one weights shard →
  * a checked, scheduled, planned graph.
  *
- * Format (TF.js tfjs-converter "graph-model", MODEL_NOTES §1):
+ * Format (TF.js tfjs-converter "graph-model", docs/model-notes.md §1):
  *   modelTopology.node[]   TF GraphDef NodeDef as JSON: name, op, input[], attr{}
  *   weightsManifest[0]     {paths: [one shard], weights: [{name, shape, dtype,
  *                          quantization?}]}; the shard is the weights

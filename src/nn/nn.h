@@ -6,7 +6,7 @@
  *           GraphDef as JSON, one weights shard) with jansson, bounded; check
  *           every node, attribute, dtype, shape and weight offset against the
  *           file sizes; widen fp16-quantised float32 weights exactly
- *           (subnormals, ±inf; MODEL_NOTES §1), int32 raw little-endian;
+ *           (subnormals, ±inf; docs/model-notes.md §1), int32 raw little-endian;
  *           refuse any op outside the allowlist, any cycle, any dangling or
  *           control input and any shape that does not check out. Shapes are
  *           inferred once here, for the one fixed input shape the graph
@@ -32,7 +32,7 @@
  * (pad_before = floor(total/2)); TopKV2 orders by value descending, then by
  * lower index (TF.js comparePair), NaN above all; FloorDiv/FloorMod round
  * toward -inf; MaxPool ignores padded taps; ResizeBilinear follows
- * tfjs-backend-cpu (MODEL_NOTES §2).
+ * tfjs-backend-cpu (docs/model-notes.md §2).
  *
  * Ownership: ccc_nn_model_load copies what it needs out of `model_json` and
  * `weights` (the caller may free them right after). The model owns its arena;
@@ -52,7 +52,7 @@
  *     reference kernels by rounding (~1e-6 relative on the heat-map). The
  *     detection tail compares heat == maxpool(heat) exactly, so a rounding
  *     difference can add or drop a peak on a plateau and shift later rows
- *     of tower_0/detections (MODEL_NOTES §5: compare rows as a set).
+ *     of tower_0/detections (docs/model-notes.md §5: compare rows as a set).
  *   - The input tensor must have exactly the count of the graph's declared
  *     Placeholder shape; no dynamic shapes; one Placeholder.
  *   - Memory for CenterNet: arena ~27 MB, widened + packed weights ~15 MB.

@@ -2,7 +2,7 @@
  * Reference kernels: one plain loop nest per op, written to be read and
  * trusted, used by the tests (and by ccc_nn_options.reference_kernels) as
  * the yardstick for the fast kernels. Semantics follow TF / TF.js 4.22
- * (tfjs-backend-cpu) as recorded in MODEL_NOTES §2.
+ * (tfjs-backend-cpu) as recorded in docs/model-notes.md §2.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -223,7 +223,7 @@ static ccc_status ref_strided_slice(ccc_nn_model *m, const nn_node *n)
 }
 
 /* Source row (or column) of output index r: the two neighbours and the
- * fraction (tfjs-backend-cpu ResizeBilinear.ts; MODEL_NOTES §2):
+ * fraction (tfjs-backend-cpu ResizeBilinear.ts; docs/model-notes.md §2):
  *   src = scale*r (or scale*(r+0.5)-0.5 with half_pixel_centers)
  *   i0 = max(0, floor(src)); frac = src - i0; i1 = min(size-1, ceil(src)) */
 float nn_resize_source(float scale, int64_t r, bool half_pixel, int64_t size, int64_t *i0,
@@ -241,7 +241,7 @@ float nn_resize_source(float scale, int64_t r, bool half_pixel, int64_t size, in
     return src - (float)lo;
 }
 
-/* One output row of ResizeBilinear (tfjs-backend-cpu, MODEL_NOTES §2
+/* One output row of ResizeBilinear (tfjs-backend-cpu, docs/model-notes.md §2
  * "Bilinear resize formula"), float32 math in TF.js's order. */
 void nn_resize_row(const ccc_nn_model *m, const nn_node *n, int64_t r)
 {

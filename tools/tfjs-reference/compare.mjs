@@ -7,7 +7,7 @@
 // C.json is `ccc detect --json` output (one image), REF.json is
 // reference.mjs output; the prefixes name the raw float32 tensors
 // (PREFIX.detections.f32, .keypoints.f32, .wh.f32) both wrote.
-// Checks (tolerances from MODEL_NOTES §5, where TF.js's own wasm and cpu
+// Checks (tolerances from docs/model-notes.md §5, where TF.js's own wasm and cpu
 // backends differ by up to 1.1e-3 px on detections and 1.4e-6 on keypoints):
 //   - the resized 512x512x3 input tensor is bit-identical (our float32
 //     legacy ResizeBilinear vs tf.image.resizeBilinear on the wasm backend);
