@@ -56,6 +56,8 @@ ccc_status ccc_file_read(const char *path, ccc_buf *out)
             CCC_BAIL(CCC_ERR_NOT_FOUND, "file not found");
         CCC_BAIL(CCC_ERR_IO, "cannot open file");
     }
+    /* Files may hold keys: the bounce buffer is wiped on the way out. */
+    uint8_t chunk[65536];
     struct stat sb;
     CCC_CHECK(fstat(fd, &sb) == 0, CCC_ERR_IO, "cannot stat file");
     CCC_CHECK(!S_ISDIR(sb.st_mode), CCC_ERR_USAGE, "path is a directory");
@@ -63,7 +65,6 @@ ccc_status ccc_file_read(const char *path, ccc_buf *out)
         CCC_CHECK((uint64_t)sb.st_size <= out->max_size - out->size, CCC_ERR_LIMIT,
                   "file exceeds size limit");
     for (;;) {
-        uint8_t chunk[65536];
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
@@ -73,6 +74,7 @@ ccc_status ccc_file_read(const char *path, ccc_buf *out)
         CCC_TRY(ccc_buf_append(out, chunk, (size_t)n));
     }
 out:
+    ccc_wipe(chunk, sizeof chunk);
     close(fd);
     return st;
 }
@@ -99,7 +101,10 @@ ccc_status ccc_file_write(const char *path, const void *data, size_t size)
     int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof tmp)
         CCC_BAIL(CCC_ERR_USAGE, "path too long");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* The file may hold a key: create it fresh (never reuse or follow a file
+     * someone else put at the temporary name), mode 0600 from the start. */
+    (void)unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         CCC_BAIL(CCC_ERR_IO, "cannot create file");
     CCC_TRY(ccc_fd_write_all(fd, data, size));

@@ -342,8 +342,8 @@ ccc_status ccc_egress_check(ccc_bytes answer, const ccc_egress_policy *policy,
 {
     ccc_status st = CCC_OK;
     ccc_egress_answer *a = calloc(1, sizeof *a);
-    ccc_buf re;
-    ccc_buf_init(&re, CCC_EGRESS_MAX_ANSWER_SIZE);
+    ccc_buf re; /* a copy of the answer: secret, wiped on free */
+    ccc_buf_init_secret(&re, CCC_EGRESS_MAX_ANSWER_SIZE);
     if (parsed)
         memset(parsed, 0, sizeof *parsed);
     CCC_CHECK(a, CCC_ERR_NOMEM, "out of memory");
@@ -360,6 +360,8 @@ ccc_status ccc_egress_check(ccc_bytes answer, const ccc_egress_policy *policy,
         *parsed = *a;
 out:
     ccc_buf_wipe(&re);
+    if (a)
+        ccc_wipe(a, sizeof *a);
     free(a);
     return st;
 }
@@ -440,7 +442,12 @@ ccc_status ccc_egress_answer_build(const ccc_egress_detection *det, const ccc_eg
 out:
     if (st != CCC_OK)
         ccc_buf_reset(out);
+    /* The answer's numbers in other shapes: wipe before release. */
+    if (rows)
+        ccc_wipe(rows, det->box_count * sizeof *rows);
     free(rows);
+    if (a)
+        ccc_wipe(a, sizeof *a);
     free(a);
     return st;
 }

@@ -60,7 +60,8 @@ ccc_status ccc_enclave_new(const ccc_enclave_config *cfg, ccc_enclave **out)
     CCC_CHECK(cfg != NULL && cfg->model_dir != NULL && cfg->policy != NULL &&
                   cfg->policy_sha256 != NULL,
               CCC_ERR_USAGE, "enclave: incomplete configuration");
-    e = calloc(1, sizeof *e);
+    /* Holds the HPKE service keys: locked, out of core dumps, wiped on free. */
+    e = ccc_secret_alloc(sizeof *e);
     CCC_CHECK(e != NULL, CCC_ERR_NOMEM, "enclave: out of memory");
     e->replay_capacity = cfg->replay_capacity ? cfg->replay_capacity : CCC_ENCLAVE_REPLAY_CAPACITY;
     CCC_CHECK(e->replay_capacity <= (1u << 20), CCC_ERR_USAGE, "enclave: replay table too large");
@@ -107,8 +108,7 @@ void ccc_enclave_free(ccc_enclave *e)
     EVP_PKEY_free(e->receipt_key);
     ccc_detect_model_free(e->model);
     free(e->replay);
-    ccc_wipe(e, sizeof *e);
-    free(e);
+    ccc_secret_free(e, sizeof *e);
 }
 
 ccc_status ccc_enclave_receipt_key_spki(const ccc_enclave *e,
