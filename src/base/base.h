@@ -256,6 +256,9 @@ CCC_MUST_USE ccc_status ccc_fd_write_all(int fd, const void *data, size_t size);
 /* Write `size` bytes to `path` atomically (temp file + rename), mode 0600. */
 CCC_MUST_USE ccc_status ccc_file_write(const char *path, const void *data,
                                        size_t size);
+/* SHA-256 of `data` (NULL with size 0 is the empty string). CCC_ERR_INTERNAL
+ * if OpenSSL fails, so a caller never uses an uninitialised digest. */
+CCC_MUST_USE ccc_status ccc_sha256(ccc_bytes data, uint8_t out[static 32]);
 /* Monotonic clock in nanoseconds (durations). */
 uint64_t ccc_now_ns(void);
 /* Wall-clock time in milliseconds since the Unix epoch (timestamps). */

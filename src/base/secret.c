@@ -3,12 +3,23 @@
 #include "base/base.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+ccc_status ccc_sha256(ccc_bytes data, uint8_t out[static 32])
+{
+    unsigned int n = 0;
+    if (EVP_Digest(data.ptr ? data.ptr : (const uint8_t *)"", data.size, out, &n, EVP_sha256(),
+                   NULL) != 1 ||
+        n != 32)
+        CCC_BAIL(CCC_ERR_INTERNAL, "SHA-256 failed");
+    return CCC_OK;
+}
 
 void ccc_wipe(void *p, size_t size)
 {

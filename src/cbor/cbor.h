@@ -170,8 +170,6 @@ CCC_MUST_USE ccc_status ccc_cbor_decode(ccc_cbor_doc *doc, ccc_bytes input,
 /* The top-level item of a decoded doc (NULL if the doc is empty). */
 const ccc_cbor_item *ccc_cbor_doc_root(const ccc_cbor_doc *doc);
 
-/* Short name of a type ("uint", "map", ...), for messages. */
-const char *ccc_cbor_type_name(ccc_cbor_type t);
 
 /* ------------------------------------------------------------------------ */
 /* Navigation and typed getters                                              */

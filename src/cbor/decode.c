@@ -43,25 +43,6 @@ const ccc_cbor_item *ccc_cbor_doc_root(const ccc_cbor_doc *doc)
     return doc->count ? &doc->items[0] : NULL;
 }
 
-const char *ccc_cbor_type_name(ccc_cbor_type t)
-{
-    switch (t) {
-    case CCC_CBOR_UINT: return "uint";
-    case CCC_CBOR_NINT: return "nint";
-    case CCC_CBOR_BYTES: return "bytes";
-    case CCC_CBOR_TEXT: return "text";
-    case CCC_CBOR_ARRAY: return "array";
-    case CCC_CBOR_MAP: return "map";
-    case CCC_CBOR_TAG: return "tag";
-    case CCC_CBOR_FALSE: return "false";
-    case CCC_CBOR_TRUE: return "true";
-    case CCC_CBOR_NULL: return "null";
-    case CCC_CBOR_UNDEFINED: return "undefined";
-    case CCC_CBOR_FLOAT: return "float";
-    }
-    return "unknown";
-}
-
 int ccc_cbor_bytes_cmp(ccc_bytes a, ccc_bytes b)
 {
     /* RFC 8949 §4.2.1: "bytewise lexicographic order". */

@@ -26,7 +26,8 @@ static void print_digest(const char *label, const uint8_t *data, size_t size)
 {
     uint8_t md[32];
     char hex[65];
-    EVP_Digest(data, size, md, NULL, EVP_sha256(), NULL);
+    if (ccc_sha256(ccc_bytes_of(data, size), md) != CCC_OK)
+        memset(md, 0, sizeof md);
     ccc_hex_encode(md, 8, hex);
     printf("  %-34s %zu bytes, sha256 %s…\n", label, size, hex);
 }

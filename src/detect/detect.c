@@ -48,11 +48,6 @@ const char *ccc_detect_label(int cls)
     return coco_labels[cls];
 }
 
-size_t ccc_detect_label_count(void)
-{
-    return CCC_DETECT_CLASS_COUNT;
-}
-
 double ccc_detect_score_2dp(float score)
 {
     /* centernet.ts: Math.trunc(100 * detections[0][id][4]) / 100 */

@@ -56,14 +56,6 @@ ccc_status ccc_detect_key_read_pem(const char *path, bool want_private, EVP_PKEY
     return CCC_OK;
 }
 
-static ccc_status sha256(ccc_bytes in, uint8_t out[32])
-{
-    unsigned int len = 0;
-    CCC_ENSURE(EVP_Digest(in.ptr, in.size, out, &len, EVP_sha256(), NULL) == 1 && len == 32,
-               CCC_ERR_INTERNAL, "SHA-256 failed");
-    return CCC_OK;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Build and sign                                                            */
 /* ------------------------------------------------------------------------ */
@@ -74,7 +66,7 @@ static ccc_status put_file(ccc_buf *b, const char *name, ccc_bytes content)
     uint8_t h[32];
     ccc_cbor_mapb mb;
     ccc_cbor_mapb_init(&mb, 1024);
-    CCC_TRY(sha256(content, h));
+    CCC_TRY(ccc_sha256(content, h));
     CCC_TRY(ccc_cbor_mapb_key_text(&mb, "name"));
     CCC_TRY(ccc_cbor_put_cstr(ccc_cbor_mapb_value(&mb), name));
     CCC_TRY(ccc_cbor_mapb_key_text(&mb, "size"));
@@ -97,7 +89,9 @@ static ccc_status graph_ops(ccc_bytes model_json, char ops[][48], size_t *count)
 {
     ccc_status st = CCC_OK;
     *count = 0;
-    json_t *root = json_loadb((const char *)model_json.ptr, model_json.size, 0, NULL);
+    /* Same strictness as the engine's loader, so both read the same graph. */
+    json_t *root = json_loadb((const char *)model_json.ptr, model_json.size,
+                              JSON_REJECT_DUPLICATES, NULL);
     CCC_CHECK(root != NULL, CCC_ERR_PARSE, "model.json is not JSON");
     json_t *nodes = json_object_get(json_object_get(root, "modelTopology"), "node");
     CCC_CHECK(json_is_array(nodes), CCC_ERR_PARSE, "model.json has no graph nodes");
@@ -218,7 +212,7 @@ static ccc_status check_file(const ccc_cbor_item *entry, const char *name, ccc_b
     CCC_ENSURE(want.size == 32, CCC_ERR_PARSE, "manifest SHA-256 is not 32 bytes");
     CCC_ENSURE(size == content.size, CCC_ERR_CRYPTO,
                "model file size differs from the signed manifest");
-    CCC_GUARD(sha256(content, got));
+    CCC_GUARD(ccc_sha256(content, got));
     CCC_ENSURE(ccc_ct_equal(got, want.ptr, 32), CCC_ERR_CRYPTO,
                "model file SHA-256 differs from the signed manifest");
     return CCC_OK;
@@ -304,7 +298,7 @@ ccc_status ccc_detect_manifest_verify(ccc_bytes manifest, EVP_PKEY *key, ccc_byt
     CCC_TRY(ccc_cose_sign1_verify(&msg, key, ccc_bytes_of(NULL, 0), NULL));
     /* Only now is the payload trusted. */
     CCC_TRY(check_payload(msg.payload, model_json, weights, info));
-    CCC_TRY(sha256(manifest, info->sha256));
+    CCC_TRY(ccc_sha256(manifest, info->sha256));
 out:
     ccc_cose_sign1_wipe(&msg);
     return st;

@@ -104,7 +104,5 @@ CCC_MUST_USE ccc_status ccc_detect_manifest_load_files(const char *model_dir,
 CCC_MUST_USE ccc_status ccc_detect_manifest_check_ops(const ccc_detect_manifest_info *info,
                                                       ccc_bytes model_json);
 
-/* Number of COCO labels this build knows (80). */
-size_t ccc_detect_label_count(void);
 
 #endif /* CCC_DETECT_MANIFEST_H */

@@ -207,13 +207,6 @@ static void replay_record(ccc_enclave *e, const uint8_t job[32], const uint8_t r
         e->replay_count++;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The detector's cats as the egress guard takes them (normalised boxes). */
 static ccc_status build_answer(const ccc_enclave *e, const ccc_detect_result *r,
                                const ccc_image *img, ccc_buf *answer)
@@ -248,7 +241,7 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
                                    ccc_enclave_result *out)
 {
     ccc_status st = CCC_OK;
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = ccc_now_ns();
     ccc_ohttp_ctx ctx;
     ccc_ohttp_ctx_init(&ctx);
     ccc_buf plain;   /* the photo's bytes: user data */
@@ -332,7 +325,7 @@ out:
     ccc_image_wipe(&img);
     ccc_wipe(&det, sizeof det);
     ccc_wipe(&r, sizeof r);
-    double ms = (double)(mono_ns() - t0) / 1e6;
+    double ms = (double)(ccc_now_ns() - t0) / 1e6;
     if (st == CCC_OK) {
         ccc_log(CCC_LOG_INFO, CCC_EV_JOB_DONE, ccc_log_job(log_id),
                 ccc_log_size(CCC_F_BYTES_IN, enc_request.size),

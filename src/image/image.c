@@ -36,18 +36,6 @@ void ccc_image_wipe(ccc_image *img)
     memset(img, 0, sizeof *img);
 }
 
-const char *ccc_image_format_name(ccc_image_format f)
-{
-    switch (f) {
-    case CCC_IMAGE_JPEG:
-        return "jpeg";
-    case CCC_IMAGE_PNG:
-        return "png";
-    default:
-        return "unknown";
-    }
-}
-
 ccc_image_format ccc_image_sniff(ccc_bytes in)
 {
     if (in.size >= sizeof png_magic && memcmp(in.ptr, png_magic, sizeof png_magic) == 0)

@@ -99,8 +99,6 @@ void ccc_image_init(ccc_image *img);
 /* Zero and free the pixels; the struct is empty and reusable after. */
 void ccc_image_wipe(ccc_image *img);
 
-/* "jpeg", "png" or "unknown". */
-const char *ccc_image_format_name(ccc_image_format f);
 
 /*
  * The format by magic bytes: JPEG = FF D8 FF, PNG = the 8-byte signature.

@@ -246,8 +246,7 @@ ccc_status ccc_kms_release(ccc_kms *kms, ccc_bytes doc_bytes, uint64_t now_ms,
         reason = CCC_KMS_R_TOO_LARGE;
         CCC_FAIL(CCC_ERR_LIMIT, "attestation document too large");
     }
-    if (EVP_Digest(doc_bytes.ptr, doc_bytes.size, doc_sha256, NULL, EVP_sha256(), NULL) != 1)
-        CCC_FAIL(CCC_ERR_INTERNAL, "sha-256 failed");
+    CCC_TRY(ccc_sha256(doc_bytes, doc_sha256));
     reason = CCC_KMS_R_PARSE;
     CCC_TRY(ccc_attest_doc_parse(&doc, doc_bytes, &why));
     parsed = true;

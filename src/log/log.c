@@ -59,11 +59,6 @@ const char *ccc_log_event_name(ccc_log_event ev)
     return ((unsigned)ev < CCC_EV_COUNT) ? event_names[ev] : "unknown";
 }
 
-const char *ccc_log_field_label(ccc_log_field_name name)
-{
-    return ((unsigned)name < CCC_F_NAME_COUNT) ? field_table[name].label : "";
-}
-
 static bool id_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

@@ -107,8 +107,7 @@ void ccc_log(ccc_log_level level, ccc_log_event event, ...);
 /* Convenience: an error event with the status class and the error detail. */
 void ccc_log_error_status(ccc_log_event event, ccc_status st);
 
-/* Name of an event ("job_done") and of a field ("bytes_in"), for docs/tests. */
+/* Name of an event ("job_done"). */
 const char *ccc_log_event_name(ccc_log_event ev);
-const char *ccc_log_field_label(ccc_log_field_name name);
 
 #endif /* CCC_LOG_H */

@@ -220,7 +220,7 @@ static ccc_status open_bundle(ccc_bytes bundle, EVP_PKEY *pub, ccc_policy *out, 
     }
     CCC_TRY(ccc_policy_decode(msg.payload, out));
     if (hash)
-        SHA256(msg.payload.ptr, msg.payload.size, hash);
+        CCC_TRY(ccc_sha256(msg.payload, hash));
 out:
     ccc_cose_sign1_wipe(&msg);
     return st;

@@ -64,12 +64,7 @@ ccc_status ccc_receipt_set_job_id(ccc_receipt *r, const char *id, size_t size)
 
 ccc_status ccc_receipt_sha256(ccc_bytes data, uint8_t out[static 32])
 {
-    unsigned int n = 0;
-    CCC_ENSURE(EVP_Digest(data.ptr ? data.ptr : (const uint8_t *)"", data.size, out, &n,
-                          EVP_sha256(), NULL) == 1 &&
-                   n == 32,
-               CCC_ERR_INTERNAL, "SHA-256 failed");
-    return CCC_OK;
+    return ccc_sha256(data, out);
 }
 
 ccc_status ccc_receipt_bind_attestation(ccc_receipt *r, const ccc_attest_doc *doc)
