@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "cli/cli.h"
+#include "cose/cose.h"
 #include "policy/policy.h"
 
 #define MAX_FILE (256u * 1024u)
@@ -53,28 +54,13 @@ static bool args_ok(int argc, char **argv, const char *const *known, const char 
 
 static ccc_status load_key(const char *path, bool private_key, EVP_PKEY **out)
 {
-    ccc_buf pem;
-    ccc_buf_init_secret(&pem, 64u * 1024u);
-    ccc_status st = ccc_file_read(path, &pem);
-    if (st == CCC_OK) {
-        BIO *bio = BIO_new_mem_buf(pem.data, (int)pem.size);
-        *out = !bio ? NULL
-               : private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-                             : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-        BIO_free(bio);
-        ERR_clear_error();
-        if (!*out)
-            st = ccc_error_raise(CCC_ERR_PARSE, "key file does not hold a PEM key", false, 0,
-                                 __FILE__, __LINE__);
-        else if (EVP_PKEY_get_id(*out) != EVP_PKEY_ED25519) {
-            EVP_PKEY_free(*out);
-            *out = NULL;
-            st = ccc_error_raise(CCC_ERR_USAGE, "the policy key must be Ed25519", false, 0,
-                                 __FILE__, __LINE__);
-        }
+    CCC_GUARD(ccc_cose_key_read_pem(path, private_key, out));
+    if (EVP_PKEY_get_id(*out) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+        CCC_BAIL(CCC_ERR_USAGE, "the policy key must be Ed25519");
     }
-    ccc_buf_wipe(&pem);
-    return st;
+    return CCC_OK;
 }
 
 static ccc_status write_key_pem(const char *path, EVP_PKEY *key, bool private_key)

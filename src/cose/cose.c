@@ -4,10 +4,13 @@
  */
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 
 #include "cose/cose.h"
 
@@ -512,5 +515,25 @@ out:
     ccc_buf_wipe(&tbs);
     ccc_buf_wipe(&prot);
     ccc_wipe(sig, sizeof sig);
+    return st;
+}
+
+ccc_status ccc_cose_key_read_pem(const char *path, bool private_key, EVP_PKEY **out)
+{
+    ccc_status st = CCC_OK;
+    BIO *bio = NULL;
+    ccc_buf pem;
+    ccc_buf_init_secret(&pem, 64u * 1024u);
+    *out = NULL;
+    CCC_TRY(ccc_file_read(path, &pem));
+    bio = BIO_new_mem_buf(pem.data, (int)pem.size);
+    CCC_CHECK(bio != NULL, CCC_ERR_NOMEM, "out of memory");
+    *out = private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+                       : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    ERR_clear_error();
+    CCC_CHECK(*out != NULL, CCC_ERR_PARSE, "file does not hold a PEM key");
+out:
+    BIO_free(bio);
+    ccc_buf_wipe(&pem);
     return st;
 }

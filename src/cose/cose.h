@@ -106,6 +106,17 @@ CCC_MUST_USE ccc_status ccc_cose_alg_check_key(int64_t alg, EVP_PKEY *key);
 CCC_MUST_USE ccc_status ccc_cose_alg_for_key(EVP_PKEY *key, int64_t *alg);
 
 /*
+ * Read a PEM key file (at most 64 KiB) into a new EVP_PKEY: a private key
+ * when `private_key`, else a public key (SubjectPublicKeyInfo). The file is
+ * read through a secret buffer (locked, wiped), never through stdio, so a
+ * private key leaves no copy behind. The caller checks the key type.
+ * Errors: those of ccc_file_read; CCC_ERR_PARSE "file does not hold a PEM
+ * key". The caller frees *out with EVP_PKEY_free.
+ */
+CCC_MUST_USE ccc_status ccc_cose_key_read_pem(const char *path, bool private_key,
+                                              EVP_PKEY **out);
+
+/*
  * A parsed COSE_Sign1. Caller-owned: ccc_cose_sign1_init(), then
  * ccc_cose_sign1_parse(), ccc_cose_sign1_wipe() when done (safe twice).
  */

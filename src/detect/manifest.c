@@ -39,15 +39,9 @@ ccc_status ccc_detect_release_key(EVP_PKEY **out)
 
 ccc_status ccc_detect_key_read_pem(const char *path, bool want_private, EVP_PKEY **out)
 {
+    EVP_PKEY *k = NULL;
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    CCC_ENSURE(f != NULL, CCC_ERR_IO, "cannot open the key file");
-    EVP_PKEY *k = want_private ? PEM_read_PrivateKey(f, NULL, NULL, NULL)
-                               : PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    fclose(f);
-    if (k == NULL && want_private)
-        CCC_BAIL(CCC_ERR_PARSE, "not a PEM private key");
-    CCC_ENSURE(k != NULL, CCC_ERR_PARSE, "not a PEM public key");
+    CCC_GUARD(ccc_cose_key_read_pem(path, want_private, &k));
     if (!EVP_PKEY_is_a(k, "ED25519")) {
         EVP_PKEY_free(k);
         CCC_BAIL(CCC_ERR_UNSUPPORTED, "model manifest keys must be Ed25519");

@@ -13,6 +13,7 @@
 
 #include <openssl/pem.h>
 
+#include "cose/cose.h"
 #include "frame/frame.h"
 #include "kms/kms.h"
 #include "log/log.h"
@@ -21,23 +22,15 @@ ccc_status ccc_kms_load_policy(const char *bundle_path, const char *pub_pem_path
                                ccc_policy *policy, uint8_t policy_sha256[32])
 {
     ccc_status st = CCC_OK;
-    ccc_buf bundle, pem;
+    ccc_buf bundle;
     ccc_buf_init(&bundle, CCC_POLICY_MAX_BUNDLE_SIZE);
-    ccc_buf_init(&pem, 16u * 1024u);
     EVP_PKEY *pub = NULL;
-    BIO *bio = NULL;
     CCC_TRY(ccc_file_read(bundle_path, &bundle));
-    CCC_TRY(ccc_file_read(pub_pem_path, &pem));
-    bio = BIO_new_mem_buf(pem.data, (int)pem.size);
-    CCC_CHECK(bio, CCC_ERR_NOMEM, "out of memory");
-    pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-    CCC_CHECK(pub, CCC_ERR_PARSE, "policy public key is not a PEM public key");
+    CCC_TRY(ccc_cose_key_read_pem(pub_pem_path, false, &pub));
     CCC_TRY(ccc_policy_verify(ccc_buf_bytes(&bundle), pub, policy, policy_sha256));
 out:
-    BIO_free(bio);
     EVP_PKEY_free(pub);
     ccc_buf_wipe(&bundle);
-    ccc_buf_wipe(&pem);
     return st;
 }
 
