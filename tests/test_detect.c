@@ -490,6 +490,19 @@ static void pipeline_counts_the_cat_in_a_chelsea_crop(void **state)
     assert_int_equal(ccc_detect_model_run(m, &crop, (double)r.cat_max_score, &none, NULL),
                      CCC_OK);
     assert_int_equal(none.cat_count, 0);
+    /* Scrub: the resized photo is gone from the detector, and the model
+     * still works afterwards with the same answer. */
+    const float *in = ccc_detect_model_input(m);
+    bool nonzero = false;
+    for (size_t i = 0; i < 512u * 512u * 3u; i++)
+        nonzero |= in[i] != 0.0f;
+    assert_true(nonzero);
+    ccc_detect_model_scrub(m);
+    for (size_t i = 0; i < 512u * 512u * 3u; i++)
+        assert_true(in[i] == 0.0f);
+    ccc_detect_result again;
+    assert_int_equal(ccc_detect_model_run(m, &crop, 0.2, &again, NULL), CCC_OK);
+    assert_int_equal(again.cat_count, 1);
     ccc_image_wipe(&crop);
     ccc_image_wipe(&img);
     ccc_buf_wipe(&file);

@@ -312,6 +312,15 @@ out:
     return st;
 }
 
+void ccc_detect_model_scrub(ccc_detect_model *m)
+{
+    if (m == NULL)
+        return;
+    if (m->input)
+        ccc_wipe(m->input, INPUT_COUNT * sizeof *m->input);
+    ccc_nn_model_scrub(m->nn);
+}
+
 void ccc_detect_model_free(ccc_detect_model *m)
 {
     if (m == NULL)

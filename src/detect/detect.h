@@ -146,6 +146,10 @@ CCC_MUST_USE ccc_status ccc_detect_model_load_unverified(ccc_bytes model_json,
 
 void ccc_detect_model_free(ccc_detect_model *m);
 
+/* Wipe the resized input and everything the engine computed from it (see
+ * ccc_nn_model_scrub). The enclave calls it after every job. */
+void ccc_detect_model_scrub(ccc_detect_model *m);
+
 /* Default threshold of the loaded model: the manifest's threshold_milli /
  * 1000, or CCC_DETECT_DEFAULT_THRESHOLD for an unverified load. */
 double ccc_detect_model_threshold(const ccc_detect_model *m);

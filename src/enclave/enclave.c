@@ -323,6 +323,7 @@ out:
     ccc_buf_wipe(&plain);
     ccc_buf_wipe(&answer);
     ccc_image_wipe(&img);
+    ccc_detect_model_scrub(e->model); /* the resized photo and its activations */
     ccc_wipe(&det, sizeof det);
     ccc_wipe(&r, sizeof r);
     double ms = (double)(ccc_now_ns() - t0) / 1e6;

@@ -1389,8 +1389,19 @@ void ccc_nn_model_free(ccc_nn_model *m)
     free(m->values);
     free(m->steps);
     free(m->consts);
+    ccc_nn_model_scrub(m);
     free(m->arena);
     free((void *)(uintptr_t)m->zeros);
     free(m->scratch);
     free(m);
+}
+
+void ccc_nn_model_scrub(ccc_nn_model *m)
+{
+    if (m == NULL)
+        return;
+    if (m->arena)
+        ccc_wipe(m->arena, m->arena_size);
+    if (m->scratch)
+        ccc_wipe(m->scratch, m->scratch_size);
 }

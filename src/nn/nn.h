@@ -124,8 +124,16 @@ CCC_MUST_USE ccc_status ccc_nn_model_load(ccc_bytes model_json, ccc_bytes weight
                                           const ccc_nn_options *opt,
                                           ccc_nn_model **out);
 
-/* Free a model and everything it owns. NULL is fine. */
+/* Free a model and everything it owns, wiping the arena first. NULL is fine. */
 void ccc_nn_model_free(ccc_nn_model *m);
+
+/*
+ * Wipe every activation, the input and the outputs (the whole arena) and the
+ * kernels' scratch. Call between inputs that belong to different users: the
+ * arena otherwise keeps the last input and what was computed from it until
+ * the next run overwrites it. Output views are invalid afterwards.
+ */
+void ccc_nn_model_scrub(ccc_nn_model *m);
 
 /*
  * Run the graph on one input: `input_name` is the Placeholder's node name
