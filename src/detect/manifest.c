@@ -267,6 +267,8 @@ static ccc_status check_payload(ccc_bytes payload, ccc_bytes model_json, ccc_byt
                   "manifest labels differ from this build's");
     }
     CCC_TRY(get_small_uint(root, "threshold_milli", 999, &info->threshold_milli));
+    /* 0 would keep every box: no loader should have to guess what it means. */
+    CCC_CHECK(info->threshold_milli > 0, CCC_ERR_PARSE, "manifest threshold must be above 0");
     CCC_TRY(get_small_uint(root, "iou_milli", 1000, &info->iou_milli));
     CCC_TRY(get_small_uint(root, "max_boxes", CCC_DETECT_MAX_BOXES, &info->max_boxes));
 out:

@@ -19,7 +19,7 @@
  *     "input":     {"name": "tower_0/images", "shape": [1, 512, 512, 3]},
  *     "outputs":   ["tower_0/detections"],
  *     "labels":    [80 tstr],         COCO, 0-based ("cat" at 15)
- *     "threshold_milli": 200,         default min confidence x 1000
+ *     "threshold_milli": 200,         default min confidence x 1000 (1..999)
  *     "iou_milli": 400, "max_boxes": 10
  *   }
  * (integers rather than floats: our canonical CBOR profile has no floats.)

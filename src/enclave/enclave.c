@@ -84,8 +84,7 @@ ccc_status ccc_enclave_new(const ccc_enclave_config *cfg, ccc_enclave **out)
         accepted |= memcmp(e->policy.manifests[i], info.sha256, 32) == 0;
     CCC_CHECK(accepted, CCC_ERR_POLICY, "enclave: model manifest not accepted by the policy");
     memcpy(e->model_sha256, info.sha256, 32);
-    e->threshold = info.threshold_milli > 0 ? info.threshold_milli / 1000.0
-                                            : CCC_DETECT_DEFAULT_THRESHOLD;
+    e->threshold = info.threshold_milli / 1000.0; /* the manifest refuses 0 */
     CCC_TRY(ccc_detect_model_load_unverified(ccc_buf_bytes(&json), ccc_buf_bytes(&bin),
                                              &cfg->detect, &e->model));
 
