@@ -16,7 +16,8 @@ trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"' EXIT
 "$FIXTURE" "$T" >/dev/null || { echo "FAIL fixture"; exit 1; }
 . "${CCC_SOURCE_DIR:?}/tests/lib/expect.sh"
 S=$T/state
-PORT=$((20000 + RANDOM % 30000))
+# Below Linux's ephemeral range (32768+), so no outgoing connection holds it.
+PORT=$((20000 + RANDOM % 12000))
 SERVE="--policy $T/policy.cbor --policy-pub $T/policy-pub.pem --root $T/root.pem"
 
 expect help 0 "attestation-gated key service" -- "$KMS" --help
@@ -38,12 +39,24 @@ expect bad-root 66 "attestation root" -- "$KMS" --state "$S" --policy $T/policy.
 expect bad-policy-key 66 "policy bundle" -- "$KMS" --state "$S" --policy $T/policy.cbor \
   --policy-pub <("$KMS" --state "$S" --init) --root $T/root.pem --listen 127.0.0.1:$PORT
 
-"$KMS" --state "$S" $SERVE --listen 127.0.0.1:$PORT 2>"$T/kms.log" &
-PID=$!
-for _ in $(seq 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
-  sleep 0.1
+# Start the service; if the port is taken (ccc-kms exits), try another one.
+# Readiness means our own process is alive AND answers on the port.
+up=0
+for _ in 1 2 3 4 5; do
+  "$KMS" --state "$S" $SERVE --listen 127.0.0.1:$PORT 2>"$T/kms.log" &
+  PID=$!
+  for _ in $(seq 50); do
+    kill -0 "$PID" 2>/dev/null || break
+    if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then up=1; break; fi
+    sleep 0.1
+  done
+  [ $up -eq 1 ] && break
+  kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
+  PORT=$((20000 + RANDOM % 12000))
 done
+if [ $up -ne 1 ]; then
+  echo "FAIL ccc-kms did not come up:"; sed 's/^/    /' "$T/kms.log"; exit 1
+fi
 
 # ask TYPE FILE: send one frame, print "<type hex> <body>" of the answer.
 ask() {
