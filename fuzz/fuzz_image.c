@@ -29,12 +29,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (img.rgb != NULL) {
         abort();
     }
+    uint32_t dw = img.width, dh = img.height;
     ccc_image_wipe(&img);
     ccc_image_format f;
-    uint32_t w, h;
-    /* probe agrees with decode on the outcome class for the header. */
-    if (ccc_image_probe(ccc_bytes_of(data, size), &lim, &f, &w, &h) == CCC_OK &&
-        (w == 0 || h == 0))
+    uint32_t w = 0, h = 0;
+    /* probe agrees with decode: what decodes, probes with the same size;
+     * what the probe finds over a limit never decodes. (A header can probe
+     * fine and the body still fail to decode: that direction is allowed.) */
+    ccc_status pst = ccc_image_probe(ccc_bytes_of(data, size), &lim, &f, &w, &h);
+    if (pst == CCC_OK && (w == 0 || h == 0))
+        abort();
+    if (st == CCC_OK && (pst != CCC_OK || w != dw || h != dh))
+        abort();
+    if (pst == CCC_ERR_LIMIT && st == CCC_OK)
         abort();
     return 0;
 }
