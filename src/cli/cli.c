@@ -6,6 +6,10 @@
 
 static const ccc_cli_command commands[] = {
     {"version", "", "print the version and the crypto library in use", ccc_cmd_version},
+    {"up", "[--data DIR] [--port N] [--queue URL] [--detach] [--model-dir DIR] [--static DIR] [--bin-dir DIR] [--ready-timeout S] [-- HOST-OPTIONS...]",
+     "start the local stack (key service, simulated NSM + enclave, host) and print its URL",
+     ccc_cmd_up},
+    {"down", "[--data DIR]", "stop the local stack started by ccc up", ccc_cmd_down},
     {"ohttp demo", "[FILE] [--aead aes-256-gcm|aes-128-gcm|chacha20-poly1305]",
      "watch a file go through OHTTP/HPKE encapsulation and back (one process)",
      ccc_cmd_ohttp_demo},

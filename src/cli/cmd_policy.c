@@ -63,21 +63,6 @@ static ccc_status load_key(const char *path, bool private_key, EVP_PKEY **out)
     return CCC_OK;
 }
 
-static ccc_status write_key_pem(const char *path, EVP_PKEY *key, bool private_key)
-{
-    BIO *bio = BIO_new(private_key ? BIO_s_secmem() : BIO_s_mem());
-    CCC_ENSURE(bio, CCC_ERR_NOMEM, "out of memory");
-    int ok = private_key ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-                         : PEM_write_bio_PUBKEY(bio, key);
-    char *mem = NULL;
-    long n = BIO_get_mem_data(bio, &mem);
-    ccc_status st = ok == 1 && n > 0 ? ccc_file_write(path, mem, (size_t)n)
-                                     : ccc_error_raise(CCC_ERR_CRYPTO, "cannot encode the key",
-                                                       false, 0, __FILE__, __LINE__);
-    BIO_free(bio);
-    return st;
-}
-
 /* Read and verify a bundle (or only decode it when pub is NULL). */
 static ccc_status open_bundle(const char *path, const char *pub_path, ccc_policy *p,
                               uint8_t hash[32])
@@ -133,9 +118,9 @@ int ccc_cmd_policy_init(int argc, char **argv)
                         : ccc_error_raise(CCC_ERR_CRYPTO, "Ed25519 key generation failed", false,
                                           0, __FILE__, __LINE__);
     if (st == CCC_OK)
-        st = write_key_pem(key_path, key, true);
+        st = ccc_cose_key_write_pem(key_path, key, true);
     if (st == CCC_OK)
-        st = write_key_pem(pub_path, key, false);
+        st = ccc_cose_key_write_pem(pub_path, key, false);
     if (st == CCC_OK && out_path)
         st = ccc_file_write(out_path, template_json, sizeof template_json - 1);
     else if (st == CCC_OK)

@@ -537,3 +537,21 @@ out:
     ccc_buf_wipe(&pem);
     return st;
 }
+
+ccc_status ccc_cose_key_write_pem(const char *path, EVP_PKEY *key, bool private_key)
+{
+    /* BIO_s_secmem: the PEM of a private key lives in the secure heap and is
+     * cleansed when the BIO is freed. */
+    BIO *bio = BIO_new(private_key ? BIO_s_secmem() : BIO_s_mem());
+    CCC_ENSURE(bio, CCC_ERR_NOMEM, "out of memory");
+    int ok = private_key ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
+                         : PEM_write_bio_PUBKEY(bio, key);
+    char *mem = NULL;
+    long n = BIO_get_mem_data(bio, &mem);
+    ccc_status st = ok == 1 && n > 0 ? ccc_file_write(path, mem, (size_t)n)
+                                     : ccc_error_raise(CCC_ERR_CRYPTO, "cannot encode the key",
+                                                       false, 0, __FILE__, __LINE__);
+    ERR_clear_error();
+    BIO_free(bio);
+    return st;
+}

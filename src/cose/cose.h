@@ -117,6 +117,15 @@ CCC_MUST_USE ccc_status ccc_cose_key_read_pem(const char *path, bool private_key
                                               EVP_PKEY **out);
 
 /*
+ * Write `key` as PEM to `path` (ccc_file_write: atomic, mode 0600): the
+ * private key (PKCS#8, encoded in OpenSSL's secure heap) when
+ * `private_key`, else the public SubjectPublicKeyInfo. CCC_ERR_CRYPTO if it
+ * cannot be encoded.
+ */
+CCC_MUST_USE ccc_status ccc_cose_key_write_pem(const char *path, EVP_PKEY *key,
+                                               bool private_key);
+
+/*
  * A parsed COSE_Sign1. Caller-owned: ccc_cose_sign1_init(), then
  * ccc_cose_sign1_parse(), ccc_cose_sign1_wipe() when done (safe twice).
  */

@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "cose/cose.h"
 #include "nsm/nsm.h"
 #include "x509/x509.h"
 
@@ -109,26 +110,17 @@ ccc_status ccc_nsm_ca_save(const ccc_nsm_ca *ca, const char *dir)
     char path[4096];
     ccc_buf pem;
     ccc_buf_init_secret(&pem, 64u * 1024u);
-    BIO *bio = NULL;
     CCC_TRY(ccc_nsm_ca_root_pem(ca, &pem));
     CCC_TRY(path_join(path, sizeof path, dir, "root.pem", -1));
     CCC_TRY(ccc_file_write(path, pem.data, pem.size));
     for (int i = 0; i < CCC_NSM_CA_LEVELS; i++) {
         CCC_TRY(path_join(path, sizeof path, dir, ".der", i));
         CCC_TRY(ccc_file_write(path, ca->certs[i].data, ca->certs[i].size));
-        bio = BIO_new(BIO_s_secmem());
-        CCC_CHECK(bio && PEM_write_bio_PrivateKey(bio, ca->keys[i], NULL, NULL, 0, NULL, NULL),
-                  CCC_ERR_CRYPTO, "cannot encode a CA key");
-        char *mem = NULL;
-        long n = BIO_get_mem_data(bio, &mem);
         CCC_TRY(path_join(path, sizeof path, dir, ".key.pem", i));
-        CCC_TRY(ccc_file_write(path, mem, (size_t)n)); /* mode 0600 */
-        BIO_free(bio);
-        bio = NULL;
+        CCC_TRY(ccc_cose_key_write_pem(path, ca->keys[i], true)); /* mode 0600 */
     }
 out:
     ERR_clear_error();
-    BIO_free(bio);
     ccc_buf_wipe(&pem);
     return st;
 }

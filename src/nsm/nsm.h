@@ -151,6 +151,14 @@ CCC_MUST_USE ccc_status ccc_nsm_sim_boot(ccc_nsm_sim *sim, ccc_nsm_ca *ca, int64
 /* Measure an executable through an open descriptor: PCR0 = PCR2 = SHA-384 of
  * its bytes (read with pread from offset 0, at most 512 MiB). */
 CCC_MUST_USE ccc_status ccc_nsm_sim_measure_fd(ccc_nsm_sim *sim, int fd);
+/*
+ * The PCR0, PCR1 and PCR2 a measured launch of the executable at `path`
+ * will report (what a policy's measurement set must list): PCR0 = PCR2 =
+ * SHA-384 of the file, PCR1 = the simulator's constant. For `ccc up` and
+ * tests, which write the policy before the launch.
+ */
+CCC_MUST_USE ccc_status ccc_nsm_launch_pcrs(const char *path,
+                                            uint8_t pcrs[3][CCC_NSM_PCR_SIZE]);
 /* Extend PCR16 with the model-manifest hash or PCR17 with the policy hash. */
 CCC_MUST_USE ccc_status ccc_nsm_sim_extend(ccc_nsm_sim *sim, unsigned index, ccc_bytes data);
 

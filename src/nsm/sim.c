@@ -96,6 +96,26 @@ out:
     return st;
 }
 
+ccc_status ccc_nsm_launch_pcrs(const char *path, uint8_t pcrs[3][CCC_NSM_PCR_SIZE])
+{
+    ccc_status st = CCC_OK;
+    ccc_nsm_sim sim;
+    ccc_nsm_sim_init(&sim);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CCC_CHECK(fd >= 0, CCC_ERR_NOT_FOUND, "cannot open the executable");
+    CCC_TRY(ccc_nsm_sim_measure_fd(&sim, fd));
+    memcpy(pcrs[0], sim.pcrs[0], CCC_NSM_PCR_SIZE);
+    CCC_CHECK(EVP_Digest(pcr1_label, sizeof pcr1_label - 1, pcrs[1], NULL, EVP_sha384(), NULL) ==
+                  1,
+              CCC_ERR_CRYPTO, "SHA-384 failed");
+    memcpy(pcrs[2], sim.pcrs[2], CCC_NSM_PCR_SIZE);
+out:
+    if (fd >= 0)
+        close(fd);
+    ccc_nsm_sim_wipe(&sim);
+    return st;
+}
+
 ccc_status ccc_nsm_sim_extend(ccc_nsm_sim *sim, unsigned index, ccc_bytes data)
 {
     CCC_ENSURE(index == CCC_NSM_PCR_MANIFEST || index == CCC_NSM_PCR_POLICY, CCC_ERR_USAGE,
