@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib/stack.sh"
 stack_up -- --visibility-timeout-ms 4000 --backoff-unit-ms 250
 TRUST=$STACK_DIR/trust
 CROP=$WORK/crop.png
-"$TOOL" crop "$SAMPLES/chelsea.png" 0 0 300 300 "$CROP" || exit 1
+"$CCC" image crop "$SAMPLES/chelsea.png" 0 0 300 300 "$CROP" || exit 1
 count() { "$CCC" count --server "$URL" --trust "$TRUST" --timeout 120 "$@"; }
 gauge() { # gauge STATE: the queue gauge from /metrics
   api GET /metrics | sed -n "s/^ccc_queue_jobs{state=\"$1\"} \([0-9]*\).*/\1/p"

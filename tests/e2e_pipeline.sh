@@ -14,7 +14,7 @@ stack_up
 TRUST=$STACK_DIR/trust
 POLICY=$STACK_DIR/policy/policy.cbor
 CROP=$WORK/chelsea-crop.png
-"$TOOL" crop "$SAMPLES/chelsea.png" 0 0 300 300 "$CROP" || exit 1
+"$CCC" image crop "$SAMPLES/chelsea.png" 0 0 300 300 "$CROP" || exit 1
 
 # --- 1. counts equal ccc detect's; receipts verify --------------------------
 count_of() { sed -n "s/^$(basename "$2"): \([0-9][0-9]*\) cats\{0,1\}.*/\1/p" <<<"$1"; }

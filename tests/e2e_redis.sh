@@ -25,7 +25,7 @@ STACK_QUEUE=redis://127.0.0.1:$RPORT/0
 stack_up -- --visibility-timeout-ms 4000 --backoff-unit-ms 250
 TRUST=$STACK_DIR/trust
 CROP=$WORK/crop.png
-"$TOOL" crop "$SAMPLES/chelsea.png" 0 0 300 300 "$CROP" || exit 1
+"$CCC" image crop "$SAMPLES/chelsea.png" 0 0 300 300 "$CROP" || exit 1
 count() { "$CCC" count --server "$URL" --trust "$TRUST" --timeout 120 "$@"; }
 gauge() { api GET /metrics | sed -n "s/^ccc_queue_jobs{state=\"$1\"} \([0-9]*\).*/\1/p"; }
 at_least() { [ "$(gauge "$1")" -ge "$2" ] 2>/dev/null; }

@@ -4,7 +4,6 @@
  * what it sends (the real client refuses non-images and oversized photos
  * before encrypting, so bad-input tests need this one).
  *
- *   e2e_tool crop IN X Y W H OUT.png     a rectangle of a photo, as PNG
  *   e2e_tool bigpng W H OUT.png          a black W×H PNG (small file, huge image)
  *   e2e_tool canary IN CANARY OUT.png    IN re-encoded as PNG carrying the
  *                                        canary and its base64 in tEXt chunks
@@ -70,25 +69,6 @@ static int decode_file(const char *path, ccc_buf *file, ccc_image *img)
     if (ccc_image_decode(ccc_buf_bytes(file), NULL, img) != CCC_OK)
         return die("cannot decode the input");
     return 0;
-}
-
-static int cmd_crop(char **a)
-{
-    ccc_buf file;
-    ccc_image img;
-    if (decode_file(a[0], &file, &img))
-        return 1;
-    unsigned long x = strtoul(a[1], NULL, 10), y = strtoul(a[2], NULL, 10);
-    unsigned long w = strtoul(a[3], NULL, 10), h = strtoul(a[4], NULL, 10);
-    int rc = 1;
-    if (w == 0 || h == 0 || x + w > img.width || y + h > img.height)
-        fprintf(stderr, "e2e_tool: the rectangle is outside the image\n");
-    else
-        rc = write_png(a[5], (uint32_t)w, (uint32_t)h, img.rgb + (y * img.width + x) * 3,
-                       (size_t)img.width * 3, NULL, 0);
-    ccc_image_wipe(&img);
-    ccc_buf_wipe(&file);
-    return rc;
 }
 
 static int cmd_bigpng(char **a)
@@ -192,15 +172,13 @@ static int cmd_seal(char **a, int extra)
 
 int main(int argc, char **argv)
 {
-    if (argc == 8 && strcmp(argv[1], "crop") == 0)
-        return cmd_crop(argv + 2);
     if (argc == 5 && strcmp(argv[1], "bigpng") == 0)
         return cmd_bigpng(argv + 2);
     if (argc == 5 && strcmp(argv[1], "canary") == 0)
         return cmd_canary(argv + 2);
     if ((argc == 6 || argc == 7) && strcmp(argv[1], "seal") == 0)
         return cmd_seal(argv + 2, argc == 7);
-    fprintf(stderr, "usage: e2e_tool crop IN X Y W H OUT | bigpng W H OUT | canary IN CANARY OUT"
+    fprintf(stderr, "usage: e2e_tool bigpng W H OUT | canary IN CANARY OUT"
                     " | seal CONFIG.json KMS_PUB.pem IN OUT [KEY_ID]\n");
     return 2;
 }

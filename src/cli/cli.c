@@ -60,6 +60,8 @@ static const ccc_cli_command commands[] = {
      "detector timings (decode, pre-process, inference, post-process), GFLOP/s, RSS, vs TF.js wasm", ccc_cmd_bench_detect},
     {"image ppm", "IMAGE OUT.ppm",
      "decode a JPEG/PNG with the enclave's decoder and write the RGB as binary PPM", ccc_cmd_image_ppm},
+    {"image crop", "IN X Y W H OUT.png", "write the W×H rectangle of a photo at (X, Y) as a PNG",
+     ccc_cmd_image_crop},
     {"model sign", "--key PRIVATE.pem [--model-dir DIR] [--out FILE]",
      "sign a model manifest (Ed25519 COSE_Sign1) for the files in DIR", ccc_cmd_model_sign},
     {"model verify", "[--model-dir DIR] [--manifest FILE] [--trusted-key PUB.pem]",

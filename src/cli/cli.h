@@ -76,6 +76,7 @@ int ccc_cmd_detect(int argc, char **argv);
 int ccc_cmd_bench_detect(int argc, char **argv);
 int ccc_cmd_bench_nn(int argc, char **argv);
 int ccc_cmd_image_ppm(int argc, char **argv);
+int ccc_cmd_image_crop(int argc, char **argv);
 int ccc_cmd_model_sign(int argc, char **argv);
 int ccc_cmd_model_verify(int argc, char **argv);
 int ccc_cmd_up(int argc, char **argv);

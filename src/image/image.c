@@ -120,3 +120,18 @@ ccc_status ccc_image_decode(ccc_bytes in, const ccc_image_limits *limits, ccc_im
     out->format = f;
     return CCC_OK;
 }
+
+ccc_status ccc_image_crop(const ccc_image *in, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
+                          ccc_image *out)
+{
+    ccc_image_wipe(out);
+    CCC_ENSURE(in->rgb && w && h && x <= in->width && w <= in->width - x && y <= in->height &&
+                   h <= in->height - y,
+               CCC_ERR_USAGE, "the rectangle is empty or leaves the image");
+    CCC_GUARD(ccc_image_alloc_pixels(out, w, h));
+    for (uint32_t row = 0; row < h; row++)
+        memcpy(out->rgb + (size_t)row * w * 3, in->rgb + ((size_t)(y + row) * in->width + x) * 3,
+               (size_t)w * 3);
+    out->format = in->format;
+    return CCC_OK;
+}

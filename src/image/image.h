@@ -123,6 +123,19 @@ CCC_MUST_USE ccc_status ccc_image_decode(ccc_bytes in, const ccc_image_limits *l
                                          ccc_image *out);
 
 /*
+ * The w×h rectangle of `in` at (x, y) as a new image in `out` (wiped first).
+ * CCC_ERR_USAGE if the rectangle is empty or leaves the image.
+ */
+CCC_MUST_USE ccc_status ccc_image_crop(const ccc_image *in, uint32_t x, uint32_t y, uint32_t w,
+                                       uint32_t h, ccc_image *out);
+
+/*
+ * Encode `img` as an 8-bit RGB PNG (libpng), appended to `out` (its cap
+ * applies). For tools and tests: the enclave never encodes images.
+ */
+CCC_MUST_USE ccc_status ccc_image_encode_png(const ccc_image *img, ccc_buf *out);
+
+/*
  * Bytes of pixel memory the last ccc_image_decode on this thread allocated
  * (0 if it failed before allocating). For tests and benchmarks: it proves
  * that an oversized header is refused before allocation.

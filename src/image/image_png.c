@@ -163,3 +163,28 @@ out:
     free(c);
     return st;
 }
+
+ccc_status ccc_image_encode_png(const ccc_image *img, ccc_buf *out)
+{
+    CCC_ENSURE(img->rgb && img->width && img->height, CCC_ERR_USAGE, "no image to encode");
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = img->width;
+    pi.height = img->height;
+    pi.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0;
+    png_int_32 stride = (png_int_32)(img->width * 3);
+    /* First call sizes the output, the second writes it. */
+    CCC_ENSURE(png_image_write_to_memory(&pi, NULL, &size, 0, img->rgb, stride, NULL) && size,
+               CCC_ERR_INTERNAL, "PNG encoding failed");
+    uint8_t *p = NULL;
+    CCC_GUARD(ccc_buf_extend(out, size, &p));
+    png_alloc_size_t written = size;
+    if (!png_image_write_to_memory(&pi, p, &written, 0, img->rgb, stride, NULL)) {
+        out->size -= size;
+        CCC_BAIL(CCC_ERR_INTERNAL, "PNG encoding failed");
+    }
+    out->size -= size - written;
+    return CCC_OK;
+}
