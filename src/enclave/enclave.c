@@ -33,6 +33,7 @@ struct ccc_enclave {
     EVP_PKEY *receipt_key; /* per-boot Ed25519, secret, never exported */
     bool has_doc;
     ccc_receipt bound;     /* PCRs + attestation_sha256 of the document */
+    ccc_buf doc;           /* the document's bytes, for attest_response */
     ccc_ohttp_gateway_key keys[CCC_ENCLAVE_MAX_KEYS]; /* secrets */
     size_t key_count;
     uint64_t seq;          /* receipts signed since boot */
@@ -63,6 +64,7 @@ ccc_status ccc_enclave_new(const ccc_enclave_config *cfg, ccc_enclave **out)
     /* Holds the HPKE service keys: locked, out of core dumps, wiped on free. */
     e = ccc_secret_alloc(sizeof *e);
     CCC_CHECK(e != NULL, CCC_ERR_NOMEM, "enclave: out of memory");
+    ccc_buf_init(&e->doc, CCC_ATTEST_MAX_DOC_SIZE);
     e->replay_capacity = cfg->replay_capacity ? cfg->replay_capacity : CCC_ENCLAVE_REPLAY_CAPACITY;
     CCC_CHECK(e->replay_capacity <= (1u << 20), CCC_ERR_USAGE, "enclave: replay table too large");
     e->replay = calloc(e->replay_capacity, sizeof *e->replay);
@@ -107,6 +109,7 @@ void ccc_enclave_free(ccc_enclave *e)
     EVP_PKEY_free(e->receipt_key);
     ccc_detect_model_free(e->model);
     free(e->replay);
+    ccc_buf_wipe(&e->doc);
     ccc_secret_free(e, sizeof *e);
 }
 
@@ -135,12 +138,25 @@ ccc_status ccc_enclave_set_attestation(ccc_enclave *e, ccc_bytes doc)
     ccc_receipt r;
     ccc_receipt_init(&r);
     CCC_TRY(ccc_receipt_bind_attestation(&r, &parsed));
+    ccc_buf_reset(&e->doc);
+    st = ccc_buf_append_bytes(&e->doc, doc);
+    if (st != CCC_OK) {
+        e->has_doc = false; /* the old document's bytes are gone: not ready */
+        goto out;
+    }
     e->bound = r;
     e->has_doc = true;
 out:
     ccc_attest_doc_wipe(&parsed);
     return st;
 }
+
+ccc_bytes ccc_enclave_attestation(const ccc_enclave *e)
+{
+    return e->has_doc ? ccc_buf_bytes(&e->doc) : ccc_bytes_of(NULL, 0);
+}
+
+bool ccc_enclave_has_keys(const ccc_enclave *e) { return e->key_count > 0; }
 
 ccc_status ccc_enclave_install_keys(ccc_enclave *e, const ccc_ohttp_gateway_key *keys,
                                     size_t count)

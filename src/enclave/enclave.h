@@ -108,13 +108,19 @@
  *   a2 66 "job_id" 62 "j1" 67 "request" 5a <len:4> <enc_request>
  * (the byte-string head is the shortest form for its length).
  *
+ *   attest_request    empty                                  host -> enclave
+ *     (0x20)
+ *   attest_response   the current receipt-key attestation    enclave -> host
+ *     (0x21)          document (docs/protocol.md §10), verbatim
+ *
  * A bad FRAME poisons the connection (ccc_enclave_serve returns, the caller
  * closes the socket): a header the frame layer refuses, a frame type the
- * enclave does not accept (anything but ping and job_request), or a
- * job_request body that is not exactly the map above (including a job id
- * outside 1..256 printable bytes: it could not be echoed). A bad JOB (any
- * failure of the steps in the job table) is answered with job_error and the
- * connection carries on. job_error carries only the class, never a detail.
+ * enclave does not accept (anything but ping, job_request and
+ * attest_request), an attest_request with a body, or a job_request body
+ * that is not exactly the map above (including a job id outside 1..256
+ * printable bytes: it could not be echoed). A bad JOB (any failure of the
+ * steps in the job table) is answered with job_error and the connection
+ * carries on. job_error carries only the class, never a detail.
  *
  * ------------------------------------------------------------------------
  * Sandbox (ccc_enclave_sandbox_enter): see enclave_sandbox.c for the
@@ -141,6 +147,7 @@
 #include "detect/detect.h"
 #include "egress/egress.h"
 #include "frame/frame.h"
+#include "nsm/nsm.h"
 #include "ohttp/ohttp.h"
 #include "policy/policy.h"
 #include "receipt/receipt.h"
@@ -188,6 +195,11 @@ const uint8_t *ccc_enclave_model_sha256(const ccc_enclave *e);
  * every receipt. May be replaced (a fresher document); jobs need one.
  */
 CCC_MUST_USE ccc_status ccc_enclave_set_attestation(ccc_enclave *e, ccc_bytes doc);
+/* The installed document's bytes (borrowed; valid until the next
+ * set_attestation or free); empty before the first. attest_response sends it. */
+ccc_bytes ccc_enclave_attestation(const ccc_enclave *e);
+/* True once gateway keys are installed (they are never dropped). */
+bool ccc_enclave_has_keys(const ccc_enclave *e);
 
 /*
  * Install 1..CCC_ENCLAVE_MAX_KEYS gateway keys with distinct key ids
@@ -240,6 +252,13 @@ CCC_MUST_USE ccc_status ccc_enclave_job_request_decode(ccc_bytes body, ccc_bytes
  * receipts is CLOCK_REALTIME. Does not close fd.
  */
 CCC_MUST_USE ccc_status ccc_enclave_serve(ccc_enclave *e, int fd);
+/*
+ * The same, but before each frame it waits (poll) for either `fd` or
+ * `stop_fd` (-1: none) to become readable; a readable stop_fd ends the
+ * loop with CCC_OK and *stopped = true (a job in progress finishes first).
+ */
+CCC_MUST_USE ccc_status ccc_enclave_serve_until(ccc_enclave *e, int fd, int stop_fd,
+                                                bool *stopped);
 
 /*
  * Install the seccomp allowlist for the rest of the process's life (all
@@ -249,5 +268,129 @@ CCC_MUST_USE ccc_status ccc_enclave_serve(ccc_enclave *e, int fd);
  * Errors: CCC_ERR_INTERNAL (libseccomp failed; nothing installed).
  */
 CCC_MUST_USE ccc_status ccc_enclave_sandbox_enter(void);
+
+/* ======================================================================== */
+/* Start-up on the host socket (enclave_boot.c; docs/protocol.md §10)       */
+/* ======================================================================== */
+/*
+ * What programs/ccc-enclave runs, as library calls (tests run them in one
+ * process with a simulated NSM on a socket pair and an in-process ccc_kms).
+ *
+ * ccc_enclave_boot_start, in this order (any failure ends start-up):
+ *   1. policy   read the signed bundle and verify it with the policy key
+ *               (the same loader as ccc-kms: ccc_kms_load_policy).
+ *   2. model    ccc_enclave_new: signed manifest, manifest hash accepted by
+ *               the policy, per-boot Ed25519 receipt key.
+ *   3. NSM      receipt-key document: public_key = the receipt key's
+ *               44-byte Ed25519 SPKI, no nonce, no user_data;
+ *               ccc_enclave_set_attestation.
+ *   4. listen   bind + listen on "unix:PATH" (a stale SOCKET file at PATH
+ *               is removed first; any other kind of file is refused) or
+ *               "vsock:PORT" (AF_VSOCK, any CID; CCC_ERR_UNSUPPORTED where
+ *               the headers have no AF_VSOCK, CCC_ERR_IO where the kernel
+ *               has no vsock transport). Anything else: CCC_ERR_USAGE.
+ *
+ * ccc_enclave_boot_run: accept ONE host connection at a time (accept4),
+ * and on each:
+ *   a. no keys yet: the key release loop (below); it installs the keys or
+ *      the connection is dropped (back to accept, nothing installed).
+ *   b. 0x21 attest_response with the receipt-key document ("ready").
+ *   c. first time only: ccc_enclave_sandbox_enter (if cfg.sandbox).
+ *   d. ccc_enclave_serve_until: jobs, pings, attest_request.
+ * A closed or broken connection returns to accept; keys, receipt key,
+ * sequence numbers and replay table are kept. A readable stop_fd ends
+ * run with CCC_OK at the next wait (accept, key answer, backoff, frame).
+ *
+ * Key release loop (attempt n = 0, 1, 2, ...):
+ *   - after a refusal: wait backoff(n-1) = first * 2^(n-1), at most
+ *     8 * first (first = 1 s: 1, 2, 4, 8, 8, ... s). The host must stay
+ *     silent meanwhile: a byte or a close from it drops the connection.
+ *   - a FRESH X25519 key pair (src/hpke), 32 random nonce bytes, and a
+ *     fresh NSM document with public_key = ccc_kms_x25519_spki(pk) and
+ *     that nonce (kms.h §3); sent as 0x30 key_request.
+ *   - the answer within key_timeout_ms (30 s; poll): no answer drops the
+ *     connection. Body cap 16 KiB (the key_response limit).
+ *       0x31 key_response  ccc_kms_release_open (HPKE, info "ccc kms key
+ *                          release v1", aad "", strict plaintext decode),
+ *                          ccc_kms_gateway_keys, ccc_enclave_install_keys.
+ *                          A body that does not open or decode installs
+ *                          NOTHING and counts as a refusal (logged
+ *                          key_refused reason "bad_key_response" with the
+ *                          status class): back off, retry with a new key
+ *                          pair, nonce and document.
+ *       0x12 job_error     a refusal ("<class>:<reason>" from ccc-kms, or
+ *                          "io:kms_unavailable" from the host): logged as
+ *                          key_refused with the body as reason only if it
+ *                          is a safe log identifier (else "<invalid>");
+ *                          back off and retry.
+ *       anything else      a bad frame: the connection is dropped.
+ *   The X25519 private key, the released keys and the gateway-key copies
+ *   are wiped on every path, success or not.
+ *
+ * Fatal (run returns the status): the NSM does not answer (its channel is
+ * gone: ccc nsm launch has ended), the sandbox cannot be installed, or
+ * accept fails for good. Everything else costs one connection.
+ *
+ * Caveats
+ * 1. HPKE base mode does not authenticate the sender: the host sees the
+ *    X25519 public key in the document and could seal keys of its own to
+ *    it. The enclave would install them, but clients encrypt only to keys
+ *    in the config SIGNED by ccc-kms, so such keys open nothing (a denial
+ *    of service, which the host can always cause).
+ * 2. Only the wait for a frame's first byte is bounded; a host that sends
+ *    part of a frame and stalls holds the enclave until it closes (the
+ *    host alone decides whether the enclave gets any work at all).
+ * 3. Under the sandbox the socket file is not removed on exit (unlink is
+ *    not allowed); the next start removes the stale socket.
+ * 4. ASan/UBSan builds (CCC_SANITIZED) skip the sandbox with a warning:
+ *    the sanitizer runtime needs syscalls the allowlist refuses.
+ *
+ * Ownership: ccc_enclave_boot is heap (start/free) and owns the enclave
+ * and the listening socket; the NSM device and stop_fd are borrowed.
+ */
+#define CCC_ENCLAVE_KEY_TIMEOUT_MS 30000u
+#define CCC_ENCLAVE_BACKOFF_FIRST_MS 1000u
+#define CCC_ENCLAVE_BACKOFF_FACTOR_MAX 8u /* backoff stops doubling at 8x */
+
+typedef struct ccc_enclave_boot_config {
+    const char *listen;            /* "unix:PATH" or "vsock:PORT"               */
+    const char *policy_path;       /* signed policy bundle                      */
+    const char *policy_pub_path;   /* the policy public key (PEM)               */
+    const char *model_dir;         /* NULL: ccc_detect_default_model_dir        */
+    ccc_detect_options detect;     /* manifest, trusted key, threads            */
+    const ccc_nsm_device *nsm;     /* opened by the caller (borrowed)           */
+    int stop_fd;                   /* readable = stop (self-pipe); -1: none     */
+    bool sandbox;                  /* seccomp after the first key release      */
+    uint32_t key_timeout_ms;       /* 0: CCC_ENCLAVE_KEY_TIMEOUT_MS             */
+    uint32_t backoff_first_ms;     /* 0: CCC_ENCLAVE_BACKOFF_FIRST_MS (tests: less) */
+    size_t replay_capacity;        /* 0: default (ccc_enclave_config)           */
+} ccc_enclave_boot_config;
+
+typedef struct ccc_enclave_boot ccc_enclave_boot;
+
+/* Steps 1-4 above. Errors: whatever the step returns (policy: PARSE/CRYPTO/
+ * IO; model: detect's; NSM: IO; listen: USAGE/IO/UNSUPPORTED). */
+CCC_MUST_USE ccc_status ccc_enclave_boot_start(const ccc_enclave_boot_config *cfg,
+                                               ccc_enclave_boot **out);
+/* Serve host connections until stop (CCC_OK) or a fatal error. */
+CCC_MUST_USE ccc_status ccc_enclave_boot_run(ccc_enclave_boot *b);
+/* One accepted host connection (steps a-d); does not close fd. CCC_OK when
+ * the host closed or stop was requested (see ccc_enclave_boot_stopping). */
+CCC_MUST_USE ccc_status ccc_enclave_boot_connection(ccc_enclave_boot *b, int fd);
+/* Free the enclave (keys wiped), close the listening socket, remove the
+ * unix socket file (unless sandboxed, caveat 3). NULL is fine. */
+void ccc_enclave_boot_free(ccc_enclave_boot *b);
+
+ccc_enclave *ccc_enclave_boot_enclave(ccc_enclave_boot *b);
+bool ccc_enclave_boot_stopping(const ccc_enclave_boot *b);
+/* Key requests sent (0x30 frames) since start. */
+uint64_t ccc_enclave_boot_key_requests(const ccc_enclave_boot *b);
+
+/* The wait after the refusal of key request n (0-based): first * 2^n, at
+ * most first * CCC_ENCLAVE_BACKOFF_FACTOR_MAX (1, 2, 4, 8, 8, ... s). */
+uint32_t ccc_enclave_backoff_ms(unsigned attempt, uint32_t first_ms);
+
+/* Bind and listen on "unix:PATH" or "vsock:PORT" (step 4). */
+CCC_MUST_USE ccc_status ccc_enclave_listen(const char *spec, int *fd);
 
 #endif /* CCC_ENCLAVE_H */

@@ -1,12 +1,17 @@
 /*
  * enclave — the frame service: job_request in, job_result / job_error out,
- * ping/pong. Body formats: the frame table in enclave.h.
+ * ping/pong, attest_request / attest_response. Body formats: the frame
+ * table in enclave.h.
  */
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 
+#include "attest/attest.h"
 #include "cbor/cbor.h"
 #include "enclave/enclave.h"
+#include "enclave/internal.h"
 #include "log/log.h"
 
 ccc_status ccc_enclave_job_request_encode(const char *job_id, size_t job_id_size,
@@ -87,6 +92,15 @@ ccc_status ccc_enclave_handle_frame(ccc_enclave *e, ccc_frame_type type, ccc_byt
         *reply_type = CCC_FRAME_PONG;
         return ccc_buf_append_bytes(reply, body);
     }
+    if (type == CCC_FRAME_ATTEST_REQUEST) {
+        /* docs/protocol.md §10: "0x20 attest_request (empty body) -> 0x21
+         * attest_response: the current receipt-key document". */
+        CCC_ENSURE(body.size == 0, CCC_ERR_PARSE, "enclave: attest_request body must be empty");
+        ccc_bytes doc = ccc_enclave_attestation(e);
+        CCC_ENSURE(doc.size > 0, CCC_ERR_BUSY, "enclave: no attestation document yet");
+        *reply_type = CCC_FRAME_ATTEST_RESPONSE;
+        return ccc_buf_append_bytes(reply, doc);
+    }
     CCC_ENSURE(type == CCC_FRAME_JOB_REQUEST, CCC_ERR_PARSE, "enclave: unexpected frame type");
     ccc_bytes job_id, request;
     CCC_GUARD(ccc_enclave_job_request_decode(body, &job_id, &request));
@@ -108,14 +122,60 @@ ccc_status ccc_enclave_handle_frame(ccc_enclave *e, ccc_frame_type type, ccc_byt
     return st;
 }
 
+ccc_status ccc_enclave_wait(int fd, int stop_fd, int timeout_ms, ccc_enclave_wait_result *out)
+{
+    uint64_t deadline = timeout_ms >= 0 ? ccc_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+        int left = -1;
+        if (timeout_ms >= 0) {
+            uint64_t now = ccc_now_ns();
+            left = now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+        }
+        int n = poll(p, stop_fd >= 0 ? 2 : 1, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        CCC_ENSURE(n >= 0, CCC_ERR_IO, "enclave: poll failed");
+        if (stop_fd >= 0 && p[1].revents != 0)
+            *out = CCC_ENCLAVE_WAIT_STOP;
+        else if (p[0].revents != 0)
+            *out = CCC_ENCLAVE_WAIT_READY; /* POLLHUP/POLLERR: the read reports it */
+        else if (n == 0)
+            *out = CCC_ENCLAVE_WAIT_TIMEOUT;
+        else
+            continue;
+        return CCC_OK;
+    }
+}
+
 ccc_status ccc_enclave_serve(ccc_enclave *e, int fd)
+{
+    bool stopped = false;
+    return ccc_enclave_serve_until(e, fd, -1, &stopped);
+}
+
+ccc_status ccc_enclave_serve_until(ccc_enclave *e, int fd, int stop_fd, bool *stopped)
 {
     ccc_status st = CCC_OK;
     ccc_buf body, reply;
     ccc_buf_init(&body, CCC_FRAME_MAX_BODY_SIZE);
-    ccc_buf_init(&reply, 2u * CCC_RECEIPT_MAX_SIZE + CCC_ENCLAVE_MAX_RESPONSE_SIZE + 1024u);
+    /* The largest reply: a job_result, or a whole attestation document. */
+    size_t result_max = 2u * CCC_RECEIPT_MAX_SIZE + CCC_ENCLAVE_MAX_RESPONSE_SIZE + 1024u;
+    ccc_buf_init(&reply, result_max > CCC_ATTEST_MAX_DOC_SIZE ? result_max
+                                                              : CCC_ATTEST_MAX_DOC_SIZE);
+    *stopped = false;
     for (;;) {
         ccc_frame_type type;
+        if (stop_fd >= 0) {
+            ccc_enclave_wait_result w = CCC_ENCLAVE_WAIT_READY;
+            st = ccc_enclave_wait(fd, stop_fd, -1, &w);
+            if (st != CCC_OK)
+                break;
+            if (w == CCC_ENCLAVE_WAIT_STOP) {
+                *stopped = true;
+                break;
+            }
+        }
         st = ccc_frame_read(fd, &type, &body);
         if (st == CCC_ERR_NOT_FOUND) { /* clean close between frames */
             st = CCC_OK;

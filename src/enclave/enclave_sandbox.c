@@ -6,9 +6,12 @@
  * it never needs is broken or compromised; an error return (EPERM) would
  * let an attacker probe the filter at leisure while the keys stay live.
  * Not allowed, on purpose: open/openat (no files after start-up), socket,
- * connect, bind, accept (the host socket is already connected), execve,
- * execveat, ptrace, clone/clone3/fork (the thread pool is started while
- * the model loads, before the sandbox), kill/tgkill to other processes.
+ * connect, bind, listen, accept (only accept4 on the socket that is
+ * already listening), setsockopt, unlink, ioctl (so /dev/nsm is not usable
+ * under the filter: the enclave asks the NSM for documents only before
+ * it), execve, execveat, ptrace, clone/clone3/fork (the thread pool is
+ * started while the model loads, before the sandbox), kill/tgkill to
+ * other processes, rt_sigaction (handlers are installed before).
  */
 #include <errno.h>
 #include <seccomp.h>
@@ -31,6 +34,16 @@ ccc_status ccc_enclave_sandbox_enter(void)
         SCMP_SYS(sendmsg),
         /* closing a finished connection / descriptor */
         SCMP_SYS(close),
+        /* the next host connection on the socket bound and listening
+         * before the sandbox (docs/protocol.md §10: "accepting the next
+         * host connection is allowed under it (accept4)"); creating,
+         * binding or connecting sockets is not */
+        SCMP_SYS(accept4),
+        /* waiting for the host's next frame or the next connection
+         * together with the stop pipe (ccc_enclave_wait); glibc's poll()
+         * is the poll syscall on x86-64 and ppoll elsewhere */
+        SCMP_SYS(poll),
+        SCMP_SYS(ppoll),
         /* stdio's first use of a stream queries it (fstat/newfstatat) */
         SCMP_SYS(fstat),
         SCMP_SYS(newfstatat),
