@@ -45,6 +45,8 @@ static const struct {
     [CCC_F_DOC_SHA256] = {"doc_sha256", CCC_LK_DIGEST},
     [CCC_F_PCR_SHA384] = {"pcr_sha384", CCC_LK_DIGEST},
     [CCC_F_REASON] = {"reason", CCC_LK_ID},
+    [CCC_F_METHOD] = {"method", CCC_LK_ID},
+    [CCC_F_ROUTE] = {"route", CCC_LK_ID},
 };
 
 static struct {

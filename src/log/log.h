@@ -64,6 +64,8 @@ typedef enum ccc_log_field_name {
     CCC_F_DOC_SHA256,  /* digest (32 bytes) */
     CCC_F_PCR_SHA384,  /* digest (48 bytes) */
     CCC_F_REASON,      /* identifier: a refusal's reason class ("pcrs", "replay") */
+    CCC_F_METHOD,      /* identifier: HTTP method ("GET", "POST", "other") */
+    CCC_F_ROUTE,       /* identifier: HTTP route name ("jobs_post", "config") */
     CCC_F_NAME_COUNT
 } ccc_log_field_name;
 
