@@ -162,6 +162,8 @@ typedef struct fake_enclave {
     bool dropped;
     int requests_drop;    /* job_requests for drop-* ids */
     int results;          /* job_results sent */
+    bool slowed;          /* a slow-* job went unanswered once */
+    int held;             /* jobs left unanswered (hold-*, first slow-*) */
     ccc_buf last_request; /* enc_request of the last job */
 } fake_enclave;
 
@@ -271,7 +273,22 @@ static void enclave_serve(fake_enclave *e, int fd, ccc_buf *body)
             ccc_cbor_doc_wipe(&doc);
             return; /* the enclave "dies" mid-job */
         }
-        if (id.size > 5 && memcmp(id.ptr, "perm-", 5) == 0)
+        pthread_mutex_lock(&e->mu);
+        bool hold = id.size > 5 && memcmp(id.ptr, "hold-", 5) == 0;
+        bool slow = id.size > 5 && memcmp(id.ptr, "slow-", 5) == 0 && !e->slowed;
+        e->slowed = e->slowed || slow;
+        e->held += hold || slow;
+        pthread_mutex_unlock(&e->mu);
+        if (hold || slow) {
+            /* never answer: wait until the host gives up on this connection */
+            while (read_or_stop(fd, &e->stop, &t, body) == 0)
+                ;
+            ccc_cbor_doc_wipe(&doc);
+            return;
+        }
+        if (id.size > 5 && memcmp(id.ptr, "fail-", 5) == 0)
+            send_error(fd, id, "internal");
+        else if (id.size > 5 && memcmp(id.ptr, "perm-", 5) == 0)
             send_error(fd, id, "crypto");
         else
             send_result(fd, e, id, req);
@@ -303,6 +320,7 @@ typedef struct env_opts {
     bool enclave_later; /* the enclave starts listening only on env_enclave_up */
     uint64_t rate;
     const char *static_dir;
+    uint32_t job_timeout_ms;
 } env_opts;
 
 typedef struct env {
@@ -311,6 +329,7 @@ typedef struct env {
     bool kms_up, enc_up;
     ccc_host *host;
     char base[128];
+    char queue[256];
 } env;
 
 static void env_enclave_up(env *e)
@@ -337,8 +356,8 @@ static void env_start(env *e, const env_opts *o)
     if (!o->enclave_later)
         env_enclave_up(e);
 
-    char queue[256], kms[160], enc[160], worker[32];
-    snprintf(queue, sizeof queue, "sqlite://%s/queue%d.db", g.dir, n);
+    char kms[160], enc[160], worker[32];
+    snprintf(e->queue, sizeof e->queue, "sqlite://%s/queue%d.db", g.dir, n);
     snprintf(kms, sizeof kms, "unix:%s", e->kms.path);
     snprintf(enc, sizeof enc, "unix:%s", e->enc.path);
     snprintf(worker, sizeof worker, "test-%d", n);
@@ -350,7 +369,8 @@ static void env_start(env *e, const env_opts *o)
     cfg.kms = kms;
     cfg.kms_config_path = g.config_path;
     cfg.policy_path = g.policy_path;
-    cfg.queue_url = queue;
+    cfg.queue_url = e->queue;
+    cfg.job_timeout_ms = o->job_timeout_ms;
     cfg.queue_opts.backoff_unit_ms = 10;
     cfg.rate_per_minute = o->rate ? o->rate : 100000;
     cfg.static_dir = o->static_dir;
@@ -523,6 +543,16 @@ static void post_job(env *e, const char *id, ccc_bytes body, http_resp *r)
     http(e, "POST", "/v1/jobs", h, body, false, r);
 }
 
+/* POST a 100-byte job body (kept in *body for comparisons); expect 202. */
+static void submit(env *e, const char *id, uint8_t fill, ccc_buf *body)
+{
+    make_body(body, g.key.key_id, 0x0002, 100, fill);
+    http_resp r;
+    post_job(e, id, ccc_buf_bytes(body), &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+}
+
 static void wait_ready(env *e)
 {
     for (int i = 0; i < 3000 && ccc_host_enclaves_ready(e->host) == 0; i++)
@@ -549,6 +579,21 @@ static void wait_job(env *e, const char *id, http_resp *r)
         sleep_ms(10);
     }
     fail_msg("job never finished");
+}
+
+/* Wait for a job's end and check its HTTP status, status and error class. */
+static void expect_job(env *e, const char *id, long http_status, const char *status,
+                       const char *error)
+{
+    http_resp r;
+    wait_job(e, id, &r);
+    assert_int_equal(r.status, http_status);
+    json_t *j = json_of(&r);
+    assert_string_equal(jstr(j, "status"), status);
+    if (error)
+        assert_string_equal(jstr(j, "error"), error);
+    json_decref(j);
+    resp_free(&r);
 }
 
 /* ---- group setup: policy bundle, kms signed config, log file ------------------- */
@@ -1108,11 +1153,8 @@ static void permanent_job_error_is_failed(void **state)
     env_opts o = {0};
     env_start(&e, &o);
     ccc_buf body;
-    make_body(&body, g.key.key_id, 0x0002, 100, 4);
+    submit(&e, "perm-1", 4, &body);
     http_resp r;
-    post_job(&e, "perm-1", ccc_buf_bytes(&body), &r);
-    assert_int_equal(r.status, 202);
-    resp_free(&r);
     wait_job(&e, "perm-1", &r);
     assert_int_equal(r.status, 400); /* crypto's status */
     json_t *j = json_of(&r);
@@ -1135,17 +1177,8 @@ static void dropped_enclave_retried_exactly_once(void **state)
     env_opts o = {0};
     env_start(&e, &o);
     ccc_buf body;
-    make_body(&body, g.key.key_id, 0x0002, 100, 6);
-    http_resp r;
-    post_job(&e, "drop-1", ccc_buf_bytes(&body), &r);
-    assert_int_equal(r.status, 202);
-    resp_free(&r);
-    wait_job(&e, "drop-1", &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = json_of(&r);
-    assert_string_equal(jstr(j, "status"), "done");
-    json_decref(j);
-    resp_free(&r);
+    submit(&e, "drop-1", 6, &body);
+    expect_job(&e, "drop-1", 200, "done", NULL);
     pthread_mutex_lock(&e.enc.mu);
     assert_true(e.enc.dropped);
     assert_int_equal(e.enc.requests_drop, 2);
@@ -1158,6 +1191,76 @@ static void dropped_enclave_retried_exactly_once(void **state)
     env_stop(&e);
 }
 
+static void transient_errors_dead_letter(void **state)
+{
+    (void)state;
+    env e;
+    env_opts o = {0};
+    env_start(&e, &o);
+    ccc_buf body;
+    submit(&e, "fail-1", 11, &body);
+    http_resp r;
+    /* internal is transient: 3 attempts, then the queue's dead letter */
+    expect_job(&e, "fail-1", 500, "failed", "internal");
+    http(&e, "GET", "/metrics", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    assert_non_null(strstr((char *)r.body.data, "ccc_queue_jobs{state=\"dead\"} 1"));
+    resp_free(&r);
+    /* each refusal dropped the connection; the enclave kept its keys */
+    pthread_mutex_lock(&e.enc.mu);
+    assert_true(e.enc.connections >= 3);
+    pthread_mutex_unlock(&e.enc.mu);
+    assert_int_equal(atomic_load(&e.kms.requests), 1);
+    ccc_buf_wipe(&body);
+    env_stop(&e);
+}
+
+static void silent_enclave_times_out_then_retry(void **state)
+{
+    (void)state;
+    env e;
+    env_opts o = {.job_timeout_ms = 300};
+    env_start(&e, &o);
+    ccc_buf body;
+    submit(&e, "slow-1", 12, &body);
+    expect_job(&e, "slow-1", 200, "done", NULL);
+    pthread_mutex_lock(&e.enc.mu);
+    assert_int_equal(e.enc.held, 1);
+    assert_int_equal(e.enc.results, 1);
+    pthread_mutex_unlock(&e.enc.mu);
+    ccc_buf_wipe(&body);
+    env_stop(&e);
+}
+
+static void stop_requeues_the_job_in_flight(void **state)
+{
+    (void)state;
+    env e;
+    env_opts o = {0};
+    env_start(&e, &o);
+    ccc_buf body;
+    submit(&e, "hold-1", 13, &body);
+    for (int i = 0; i < 3000; i++) {
+        pthread_mutex_lock(&e.enc.mu);
+        int held = e.enc.held;
+        pthread_mutex_unlock(&e.enc.mu);
+        if (held)
+            break;
+        sleep_ms(10);
+    }
+    ccc_host_free(e.host); /* stop: the job does not finish within the grace */
+    e.host = NULL;
+    ccc_queue *q = NULL;
+    assert_int_equal(ccc_queue_open(e.queue, NULL, &q), CCC_OK);
+    ccc_queue_info info;
+    assert_int_equal(ccc_queue_status(q, "hold-1", &info), CCC_OK);
+    assert_int_equal(info.state, CCC_JOB_QUEUED);
+    assert_int_equal(info.attempt, 1);
+    assert_int_equal(info.error, CCC_ERR_IO);
+    ccc_queue_free(q);
+    ccc_buf_wipe(&body);
+    env_stop(&e);
+}
+
 static void metrics_text(void **state)
 {
     (void)state;
@@ -1166,11 +1269,8 @@ static void metrics_text(void **state)
     env_start(&e, &o);
     wait_ready(&e);
     ccc_buf body;
-    make_body(&body, g.key.key_id, 0x0002, 100, 8);
+    submit(&e, "m-1", 8, &body);
     http_resp r;
-    post_job(&e, "m-1", ccc_buf_bytes(&body), &r);
-    assert_int_equal(r.status, 202);
-    resp_free(&r);
     wait_job(&e, "m-1", &r);
     resp_free(&r);
     http(&e, "GET", "/metrics", NULL, ccc_bytes_of(NULL, 0), false, &r);
@@ -1242,11 +1342,8 @@ static void request_log_has_route_never_body(void **state)
     env_opts o = {0};
     env_start(&e, &o);
     ccc_buf body;
-    make_body(&body, g.key.key_id, 0x0002, 100, 10);
+    submit(&e, "log-1", 10, &body);
     http_resp r;
-    post_job(&e, "log-1", ccc_buf_bytes(&body), &r);
-    assert_int_equal(r.status, 202);
-    resp_free(&r);
     wait_job(&e, "log-1", &r);
     resp_free(&r);
     env_stop(&e);
@@ -1259,6 +1356,20 @@ static void request_log_has_route_never_body(void **state)
     assert_non_null(strstr(t, "\"route\":\"jobs_get\""));
     assert_non_null(strstr(t, "\"job\":\"log-1\""));
     assert_null(strstr(t, "CANARY"));
+    /* every line is one JSON object without a repeated key */
+    size_t lines = 0;
+    for (const char *line = t; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        json_error_t err;
+        json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+        if (!j)
+            fail_msg("log line %zu is not clean JSON: %s", lines + 1, err.text);
+        json_decref(j);
+        lines++;
+        line += len + (nl ? 1 : 0);
+    }
+    assert_true(lines > 10);
     ccc_buf_wipe(&log);
     ccc_buf_wipe(&body);
 }
@@ -1279,6 +1390,9 @@ int main(void)
         cmocka_unit_test(dedup_same_body_200_other_body_409),
         cmocka_unit_test(permanent_job_error_is_failed),
         cmocka_unit_test(dropped_enclave_retried_exactly_once),
+        cmocka_unit_test(transient_errors_dead_letter),
+        cmocka_unit_test(silent_enclave_times_out_then_retry),
+        cmocka_unit_test(stop_requeues_the_job_in_flight),
         cmocka_unit_test(metrics_text),
         cmocka_unit_test(static_files_and_traversal),
         cmocka_unit_test(request_log_has_route_never_body),

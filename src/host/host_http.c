@@ -581,7 +581,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     ccc_log_field job =
         rq->route == CCC_HOST_ROUTE_JOBS_GET || rq->route == CCC_HOST_ROUTE_JOBS_POST
             ? ccc_log_job(rq->id[0] ? rq->id : "-")
-            : ccc_log_id(CCC_F_COMPONENT, "http");
+            : CCC_LOG_END; /* no job: the list ends here */
     ccc_log(CCC_LOG_INFO, CCC_EV_REQUEST, ccc_log_id(CCC_F_METHOD, rq->method),
             ccc_log_id(CCC_F_ROUTE, ccc_host_route_name(rq->route)),
             ccc_log_count(CCC_F_HTTP_STATUS, (uint64_t)rq->status),

@@ -105,7 +105,7 @@ static ccc_status relay_key_request(host_relay *r, int efd, ccc_bytes doc)
     pthread_mutex_unlock(&h->lock);
     ccc_log(ok && atype == CCC_FRAME_KEY_RESPONSE ? CCC_LOG_INFO : CCC_LOG_WARN,
             ok && atype == CCC_FRAME_KEY_RESPONSE ? CCC_EV_KEY_RELEASED : CCC_EV_KEY_REFUSED,
-            ccc_log_id(CCC_F_COMPONENT, "relay"), ccc_log_count(CCC_F_COUNT, r->index),
+            ccc_log_count(CCC_F_COUNT, r->index),
             ccc_log_id(CCC_F_REASON, ok ? "kms_answer" : "kms_unavailable"),
             ccc_log_size(CCC_F_BYTES_IN, doc.size), ccc_log_size(CCC_F_BYTES_OUT, answer.size),
             CCC_LOG_END);
@@ -137,8 +137,8 @@ static ccc_status startup(host_relay *r, int fd, ccc_buf *frame)
         h->m.attestations++;
         pthread_mutex_unlock(&h->lock);
         CCC_GUARD(st);
-        ccc_log(CCC_LOG_INFO, CCC_EV_ATTEST_VERIFIED, ccc_log_id(CCC_F_COMPONENT, "relay"),
-                ccc_log_count(CCC_F_COUNT, r->index), ccc_log_size(CCC_F_BYTES_IN, frame->size),
+        ccc_log(CCC_LOG_INFO, CCC_EV_ATTEST_VERIFIED, ccc_log_count(CCC_F_COUNT, r->index),
+                ccc_log_size(CCC_F_BYTES_IN, frame->size),
                 ccc_log_id(CCC_F_REASON, "enclave_ready"), CCC_LOG_END);
         return CCC_OK;
     }
@@ -339,8 +339,8 @@ void *host_relay_main(void *arg)
         if (st == CCC_OK)
             serve_jobs(r, fd, &frame);
         else if (st != CCC_ERR_BUSY)
-            ccc_log(CCC_LOG_WARN, CCC_EV_ERROR, ccc_log_id(CCC_F_COMPONENT, "relay"),
-                    ccc_log_status(st), ccc_log_count(CCC_F_COUNT, r->index), CCC_LOG_END);
+            ccc_log(CCC_LOG_WARN, CCC_EV_ERROR, ccc_log_status(st),
+                    ccc_log_count(CCC_F_COUNT, r->index), CCC_LOG_END);
         pthread_mutex_lock(&h->lock);
         r->ready = false;
         pthread_mutex_unlock(&h->lock);
