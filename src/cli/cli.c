@@ -10,6 +10,11 @@ static const ccc_cli_command commands[] = {
      "start the local stack (key service, simulated NSM + enclave, host) and print its URL",
      ccc_cmd_up},
     {"down", "[--data DIR]", "stop the local stack started by ccc up", ccc_cmd_down},
+    {"count",
+     "PHOTO... [--server URL] [--trust DIR | --root PEM|aws --policy-pub PEM --kms-pub PEM] "
+     "[--state FILE] [--json] [--save DIR] [--timeout S] [--quiet]",
+     "count cats in photos in the attested enclave: verify, encrypt, submit, check the receipt",
+     ccc_cmd_count},
     {"ohttp demo", "[FILE] [--aead aes-256-gcm|aes-128-gcm|chacha20-poly1305]",
      "watch a file go through OHTTP/HPKE encapsulation and back (one process)",
      ccc_cmd_ohttp_demo},

@@ -81,5 +81,6 @@ int ccc_cmd_model_sign(int argc, char **argv);
 int ccc_cmd_model_verify(int argc, char **argv);
 int ccc_cmd_up(int argc, char **argv);
 int ccc_cmd_down(int argc, char **argv);
+int ccc_cmd_count(int argc, char **argv);
 
 #endif /* CCC_CLI_H */
