@@ -1002,6 +1002,9 @@ static void post_refusals_in_order(void **state)
     http(&e, "GET", "/v1/jobs/kid-1", NULL, ccc_bytes_of(NULL, 0), false, &r);
     expect_error(&r, 404, "not_found", "unknown job");
     resp_free(&r);
+    http(&e, "GET", "/v1/jobs/a!b", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    expect_error(&r, 404, "not_found", "unknown job");
+    resp_free(&r);
     http(&e, "GET", "/v1/nothing", NULL, ccc_bytes_of(NULL, 0), false, &r);
     expect_error(&r, 404, "not_found", "no such route");
     resp_free(&r);
@@ -1179,6 +1182,12 @@ static void dropped_enclave_retried_exactly_once(void **state)
     ccc_buf body;
     submit(&e, "drop-1", 6, &body);
     expect_job(&e, "drop-1", 200, "done", NULL);
+    http_resp r;
+    http(&e, "GET", "/v1/jobs/drop-1", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    json_t *j = json_of(&r);
+    assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 2);
+    json_decref(j);
+    resp_free(&r);
     pthread_mutex_lock(&e.enc.mu);
     assert_true(e.enc.dropped);
     assert_int_equal(e.enc.requests_drop, 2);
@@ -1202,6 +1211,11 @@ static void transient_errors_dead_letter(void **state)
     http_resp r;
     /* internal is transient: 3 attempts, then the queue's dead letter */
     expect_job(&e, "fail-1", 500, "failed", "internal");
+    http(&e, "GET", "/v1/jobs/fail-1", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    json_t *j = json_of(&r);
+    assert_int_equal(json_integer_value(json_object_get(j, "attempt")), 3);
+    json_decref(j);
+    resp_free(&r);
     http(&e, "GET", "/metrics", NULL, ccc_bytes_of(NULL, 0), false, &r);
     assert_non_null(strstr((char *)r.body.data, "ccc_queue_jobs{state=\"dead\"} 1"));
     resp_free(&r);

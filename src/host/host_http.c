@@ -149,13 +149,14 @@ static json_t *status_json(const char *id, const ccc_queue_info *info)
     return json_pack("{s:s,s:s,s:I}", "id", id, "status", s, "attempt", (json_int_t)info->attempt);
 }
 
+/* §11 failed: {"id","status":"failed","error"}, plus "attempt" (claims so far). */
 static enum MHD_Result failed_answer(struct MHD_Connection *c, http_req *rq, const char *id,
-                                     ccc_status cls, bool as_200)
+                                     ccc_status cls, uint32_t attempt, bool as_200)
 {
     if (cls == CCC_OK)
         cls = CCC_ERR_INTERNAL;
-    json_t *j =
-        json_pack("{s:s,s:s,s:s}", "id", id, "status", "failed", "error", ccc_status_name(cls));
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I}", "id", id, "status", "failed", "error",
+                          ccc_status_name(cls), "attempt", (json_int_t)attempt);
     return respond_json(c, rq, as_200 ? 200 : ccc_status_http_status(cls), j, NULL, 0);
 }
 
@@ -184,24 +185,27 @@ static enum MHD_Result get_job(ccc_host *h, struct MHD_Connection *c, http_req *
 
     enum MHD_Result r;
     bool gone = info.state == CCC_JOB_UNKNOWN || (info.state == CCC_JOB_DONE && result.size == 0);
-    if (st == CCC_ERR_NOT_FOUND || (st == CCC_OK && gone)) {
+    /* an id the queue refuses (outside [A-Za-z0-9._:-]) cannot exist either */
+    if (st == CCC_ERR_NOT_FOUND || st == CCC_ERR_USAGE || (st == CCC_OK && gone)) {
         r = respond_error(c, rq, CCC_ERR_NOT_FOUND, "unknown job");
     } else if (st != CCC_OK) {
         r = respond_error(c, rq, CCC_ERR_IO, "queue unavailable");
     } else if (info.state == CCC_JOB_QUEUED || info.state == CCC_JOB_PROCESSING) {
         r = respond_json(c, rq, 200, status_json(rq->id, &info), NULL, 0);
     } else if (info.state == CCC_JOB_DEAD) {
-        r = failed_answer(c, rq, rq->id, info.error, false);
+        r = failed_answer(c, rq, rq->id, info.error, info.attempt, false);
     } else {
         ccc_host_record rec;
         if (ccc_host_record_decode(ccc_buf_bytes(&result), &rec) != CCC_OK) {
             r = respond_error(c, rq, CCC_ERR_INTERNAL, "stored result unreadable");
         } else if (rec.error != CCC_OK) {
-            r = failed_answer(c, rq, rq->id, rec.error, false);
+            r = failed_answer(c, rq, rq->id, rec.error, info.attempt, false);
         } else {
-            json_t *j = json_pack("{s:s,s:s,s:o,s:o,s:o}", "id", rq->id, "status", "done",
-                                  "response", b64(rec.response), "receipt", b64(rec.receipt),
-                                  "attestation", b64(rec.attestation));
+            /* §11 done, plus "attempt": the claim that produced it */
+            json_t *j =
+                json_pack("{s:s,s:s,s:o,s:o,s:o,s:I}", "id", rq->id, "status", "done", "response",
+                          b64(rec.response), "receipt", b64(rec.receipt), "attestation",
+                          b64(rec.attestation), "attempt", (json_int_t)info.attempt);
             r = respond_json(c, rq, 200, j, NULL, 0);
         }
     }
@@ -329,11 +333,11 @@ static enum MHD_Result post_status_answer(ccc_host *h, struct MHD_Connection *c,
         r = respond_error(c, rq, CCC_ERR_REPLAY, "job id already used with another body");
     else if (info.state == CCC_JOB_DONE)
         r = have_rec && rec.error != CCC_OK
-                ? failed_answer(c, rq, rq->id, rec.error, true)
+                ? failed_answer(c, rq, rq->id, rec.error, info.attempt, true)
                 : respond_json(c, rq, 200, json_pack("{s:s,s:s}", "id", rq->id, "status", "done"),
                                NULL, 0);
     else if (info.state == CCC_JOB_DEAD)
-        r = failed_answer(c, rq, rq->id, info.error, true);
+        r = failed_answer(c, rq, rq->id, info.error, info.attempt, true);
     else if (info.state == CCC_JOB_UNKNOWN)
         r = respond_error(c, rq, CCC_ERR_BUSY, "job expired meanwhile, retry");
     else
