@@ -42,6 +42,15 @@ static int connect_unix(const char *path)
     return fd;
 }
 
+/* Frame bodies, freed at exit on every path. */
+static ccc_buf g_body, g_answer;
+
+static void free_bufs(void)
+{
+    ccc_buf_wipe(&g_body);
+    ccc_buf_wipe(&g_answer);
+}
+
 static int die(const char *what)
 {
     fprintf(stderr, "enclave_host_peer: %s: %s\n", what, ccc_error_detail());
@@ -86,9 +95,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "enclave_host_peer: cannot connect to the enclave\n");
         return 1;
     }
-    ccc_buf body, answer;
-    ccc_buf_init(&body, CCC_FRAME_MAX_BODY_SIZE);
-    ccc_buf_init(&answer, CCC_FRAME_MAX_BODY_SIZE);
+    ccc_buf_init(&g_body, CCC_FRAME_MAX_BODY_SIZE);
+    ccc_buf_init(&g_answer, CCC_FRAME_MAX_BODY_SIZE);
+    atexit(free_bufs);
+    ccc_buf *body = &g_body, *answer = &g_answer;
     time_t deadline = time(NULL) + wait_s;
     unsigned requests = 0;
     for (;;) {
@@ -102,21 +112,21 @@ int main(int argc, char **argv)
             return 3;
         }
         ccc_frame_type type;
-        if (ccc_frame_read(fd, &type, &body) != CCC_OK)
+        if (ccc_frame_read(fd, &type, body) != CCC_OK)
             return die("reading from the enclave");
         if (type == CCC_FRAME_KEY_REQUEST) {
             requests++;
             ccc_frame_type at;
-            ccc_buf_reset(&answer);
-            if (relay_to_kms(kms, ccc_buf_bytes(&body), &at, &answer) != CCC_OK)
+            ccc_buf_reset(answer);
+            if (relay_to_kms(kms, ccc_buf_bytes(body), &at, answer) != CCC_OK)
                 return die("relaying to ccc-kms");
             if (at == CCC_FRAME_KEY_RESPONSE)
-                printf("key_request %u: key_response (%zu bytes)\n", requests, answer.size);
+                printf("key_request %u: key_response (%zu bytes)\n", requests, answer->size);
             else
-                printf("key_request %u: refused %.*s\n", requests, (int)answer.size,
-                       (const char *)answer.data);
+                printf("key_request %u: refused %.*s\n", requests, (int)answer->size,
+                       (const char *)answer->data);
             fflush(stdout);
-            if (ccc_frame_write(fd, at, ccc_buf_bytes(&answer)) != CCC_OK)
+            if (ccc_frame_write(fd, at, ccc_buf_bytes(answer)) != CCC_OK)
                 return die("relaying the answer to the enclave");
             continue;
         }
@@ -124,31 +134,29 @@ int main(int argc, char **argv)
             fprintf(stderr, "enclave_host_peer: unexpected frame 0x%02x\n", (unsigned)type);
             return 1;
         }
-        printf("attest_response (%zu bytes) after %u key requests\n", body.size, requests);
-        if (attest_out && ccc_file_write(attest_out, body.data, body.size) != CCC_OK)
+        printf("attest_response (%zu bytes) after %u key requests\n", body->size, requests);
+        if (attest_out && ccc_file_write(attest_out, body->data, body->size) != CCC_OK)
             return die("writing the document");
         /* ping -> pong with the same token */
         if (ccc_frame_write(fd, CCC_FRAME_PING, ccc_bytes_of("tok", 3)) != CCC_OK ||
-            ccc_frame_read(fd, &type, &answer) != CCC_OK)
+            ccc_frame_read(fd, &type, answer) != CCC_OK)
             return die("ping");
-        if (type != CCC_FRAME_PONG || answer.size != 3 || memcmp(answer.data, "tok", 3) != 0) {
+        if (type != CCC_FRAME_PONG || answer->size != 3 || memcmp(answer->data, "tok", 3) != 0) {
             fprintf(stderr, "enclave_host_peer: bad pong\n");
             return 1;
         }
         printf("pong\n");
         /* attest_request -> the same document */
         if (ccc_frame_write(fd, CCC_FRAME_ATTEST_REQUEST, ccc_bytes_of(NULL, 0)) != CCC_OK ||
-            ccc_frame_read(fd, &type, &answer) != CCC_OK)
+            ccc_frame_read(fd, &type, answer) != CCC_OK)
             return die("attest_request");
-        if (type != CCC_FRAME_ATTEST_RESPONSE || answer.size != body.size ||
-            memcmp(answer.data, body.data, body.size) != 0) {
+        if (type != CCC_FRAME_ATTEST_RESPONSE || answer->size != body->size ||
+            memcmp(answer->data, body->data, body->size) != 0) {
             fprintf(stderr, "enclave_host_peer: attest_request answered another document\n");
             return 1;
         }
         printf("attest_request: same document\n");
         close(fd);
-        ccc_buf_wipe(&body);
-        ccc_buf_wipe(&answer);
         return 0;
     }
 }

@@ -1,8 +1,9 @@
 /*
  * enclave — the trusted worker's core (ccc-enclave), as a library that runs
  * in one process without sockets: keys in, jobs in, encrypted answers and
- * signed receipts out. The program (later) adds start-up (NSM, key release
- * through ccc-kms) around it and calls ccc_enclave_serve on its socket.
+ * signed receipts out. Start-up around it (NSM documents, key release
+ * through the host and ccc-kms, the listening socket) is the last section
+ * of this header, "Start-up on the host socket" (enclave_boot.c).
  *
  * Life cycle
  *   1. ccc_enclave_new       load the detector (signed manifest checked,
