@@ -3,14 +3,18 @@
  * (docs/protocol.md §10), for tests/enclave_cli.sh:
  *
  *   enclave_host_peer --enclave SOCK --kms SOCK [--wait-s N] [--attest-out FILE]
+ *                     [--refusals N]
  *
  * Connects to the enclave's unix socket, relays every 0x30 key_request to
  * ccc-kms on its unix socket (one connection per request, the answer frame
  * relayed unread) and prints one line per relay. When 0x21 attest_response
  * arrives it saves the document (--attest-out), sends one ping and checks
  * the pong, sends attest_request and checks the same document comes back,
- * and exits 0. Exits 3 if no attest_response arrives within N seconds
- * (default 20), 1 on any other failure.
+ * and exits 0. With --refusals N it stops once ccc-kms has refused N
+ * requests and the enclave has asked again (a key request, not an
+ * attest_response): "still asking after N refusals", exit 3. Exits 3 too
+ * if no attest_response arrives within --wait-s seconds (default 20; a
+ * failure bound), 1 on any other failure.
  */
 #include <errno.h>
 #include <poll.h>
@@ -73,7 +77,7 @@ static ccc_status relay_to_kms(const char *kms_path, ccc_bytes doc, ccc_frame_ty
 int main(int argc, char **argv)
 {
     const char *enclave = NULL, *kms = NULL, *attest_out = NULL;
-    long wait_s = 20;
+    long wait_s = 20, max_refusals = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--enclave") == 0)
             enclave = argv[i + 1];
@@ -83,6 +87,8 @@ int main(int argc, char **argv)
             attest_out = argv[i + 1];
         else if (strcmp(argv[i], "--wait-s") == 0)
             wait_s = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--refusals") == 0)
+            max_refusals = strtol(argv[i + 1], NULL, 10);
     }
     if (!enclave || !kms || wait_s <= 0) {
         fprintf(stderr, "usage: enclave_host_peer --enclave SOCK --kms SOCK [--wait-s N] "
@@ -101,6 +107,7 @@ int main(int argc, char **argv)
     ccc_buf *body = &g_body, *answer = &g_answer;
     time_t deadline = time(NULL) + wait_s;
     unsigned requests = 0;
+    long refusals = 0;
     for (;;) {
         long left_s = (long)(deadline - time(NULL));
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -115,16 +122,23 @@ int main(int argc, char **argv)
         if (ccc_frame_read(fd, &type, body) != CCC_OK)
             return die("reading from the enclave");
         if (type == CCC_FRAME_KEY_REQUEST) {
+            if (max_refusals > 0 && refusals >= max_refusals) {
+                printf("still asking after %ld refusals (%u key requests)\n", refusals,
+                       requests + 1);
+                return 3;
+            }
             requests++;
             ccc_frame_type at;
             ccc_buf_reset(answer);
             if (relay_to_kms(kms, ccc_buf_bytes(body), &at, answer) != CCC_OK)
                 return die("relaying to ccc-kms");
-            if (at == CCC_FRAME_KEY_RESPONSE)
+            if (at == CCC_FRAME_KEY_RESPONSE) {
                 printf("key_request %u: key_response (%zu bytes)\n", requests, answer->size);
-            else
+            } else {
                 printf("key_request %u: refused %.*s\n", requests, (int)answer->size,
                        (const char *)answer->data);
+                refusals++;
+            }
             fflush(stdout);
             if (ccc_frame_write(fd, at, ccc_buf_bytes(answer)) != CCC_OK)
                 return die("relaying the answer to the enclave");
