@@ -326,7 +326,19 @@ CCC_MUST_USE ccc_status ccc_enclave_sandbox_enter(void);
  *                          back off and retry.
  *       anything else      a bad frame: the connection is dropped.
  *   The X25519 private key, the released keys and the gateway-key copies
- *   are wiped on every path, success or not.
+ *   are wiped on every path, success or not. The attempt count (and so
+ *   the backoff) starts again on each new connection.
+ *
+ * Log lines (src/log; no key, nonce or document bytes, only digests):
+ *   start  reason=policy_verified | model_loaded (duration_ms) |
+ *          receipt_key_attested (doc_sha256, bytes_out) | listening |
+ *          host_connected | ready | sandboxed | sandbox_skipped_sanitizer
+ *   request reason=key_request, doc_sha256, attempt
+ *   key_refused reason=<0x12 body if a safe identifier, else "<invalid>">
+ *          or reason=bad_key_response with status, attempt
+ *   key_released key_id (current), count, attempt
+ *   error  reason=host_connection_dropped, status  (and serve's own line)
+ *   stop   reason=host_disconnected | stop_requested
  *
  * Fatal (run returns the status): the NSM does not answer (its channel is
  * gone: ccc nsm launch has ended), the sandbox cannot be installed, or
