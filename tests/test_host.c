@@ -13,14 +13,19 @@
  *
  * No assertion is about time: waits are loops with a generous bound.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -321,6 +326,7 @@ typedef struct env_opts {
     uint64_t rate;
     const char *static_dir;
     uint32_t job_timeout_ms;
+    const char *queue_url; /* NULL: a fresh SQLite file */
 } env_opts;
 
 typedef struct env {
@@ -357,7 +363,10 @@ static void env_start(env *e, const env_opts *o)
         env_enclave_up(e);
 
     char kms[160], enc[160], worker[32];
-    snprintf(e->queue, sizeof e->queue, "sqlite://%s/queue%d.db", g.dir, n);
+    if (o->queue_url)
+        snprintf(e->queue, sizeof e->queue, "%s", o->queue_url);
+    else
+        snprintf(e->queue, sizeof e->queue, "sqlite://%s/queue%d.db", g.dir, n);
     snprintf(kms, sizeof kms, "unix:%s", e->kms.path);
     snprintf(enc, sizeof enc, "unix:%s", e->enc.path);
     snprintf(worker, sizeof worker, "test-%d", n);
@@ -1275,6 +1284,63 @@ static void stop_requeues_the_job_in_flight(void **state)
     env_stop(&e);
 }
 
+/* The same API over the Redis Streams queue (a redis-server on loopback). */
+static void redis_queue_end_to_end(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    char port[16], url[64], logf[128];
+    snprintf(logf, sizeof logf, "%s/redis.log", g.dir);
+    snprintf(port, sizeof port, "%u", (unsigned)ntohs(a.sin_port));
+    snprintf(url, sizeof url, "redis://127.0.0.1:%s/0", port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--daemonize", "no", "--dir", g.dir, "--logfile", logf,
+               (char *)NULL);
+        _exit(127);
+    }
+    ccc_queue *q = NULL;
+    for (int i = 0; i < 500 && ccc_queue_open(url, NULL, &q) != CCC_OK; i++)
+        sleep_ms(20);
+    assert_non_null(q); /* redis-server is installed by scripts/setup */
+    ccc_queue_free(q);
+
+    env e;
+    env_opts o = {.queue_url = url};
+    env_start(&e, &o);
+    wait_ready(&e);
+    http_resp r;
+    http(&e, "GET", "/healthz", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    json_t *j = json_of(&r);
+    assert_string_equal(jstr(j, "queue"), "redis");
+    json_decref(j);
+    resp_free(&r);
+    ccc_buf body, other;
+    submit(&e, "redis-1", 14, &body);
+    expect_job(&e, "redis-1", 200, "done", NULL);
+    make_body(&other, g.key.key_id, 0x0002, 100, 15);
+    post_job(&e, "redis-1", ccc_buf_bytes(&body), &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    post_job(&e, "redis-1", ccc_buf_bytes(&other), &r);
+    expect_error(&r, 409, "replay", NULL);
+    resp_free(&r);
+    ccc_buf_wipe(&body);
+    ccc_buf_wipe(&other);
+    env_stop(&e);
+    kill(pid, SIGTERM);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+}
+
 static void metrics_text(void **state)
 {
     (void)state;
@@ -1407,6 +1473,7 @@ int main(void)
         cmocka_unit_test(transient_errors_dead_letter),
         cmocka_unit_test(silent_enclave_times_out_then_retry),
         cmocka_unit_test(stop_requeues_the_job_in_flight),
+        cmocka_unit_test(redis_queue_end_to_end),
         cmocka_unit_test(metrics_text),
         cmocka_unit_test(static_files_and_traversal),
         cmocka_unit_test(request_log_has_route_never_body),
