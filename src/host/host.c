@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,9 +88,14 @@ ccc_status ccc_host_new(const ccc_host_config *cfg, ccc_host **out)
         h->static_dir = strdup(cfg->static_dir);
         CCC_CHECK(h->static_dir, CCC_ERR_NOMEM, "out of memory");
     }
-    if (cfg->worker_id)
+    if (cfg->worker_id) {
         CCC_TRY(copy_str(h->worker_id, sizeof h->worker_id - 4, cfg->worker_id, "worker id"));
-    else
+        CCC_CHECK(h->worker_id[0] &&
+                      strspn(h->worker_id,
+                             "abcdefghijklmnopqrstuvwxyz"
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == strlen(h->worker_id),
+                  CCC_ERR_USAGE, "--worker-id must be [A-Za-z0-9._:-]");
+    } else
         snprintf(h->worker_id, sizeof h->worker_id, "host-%ld", (long)getpid());
 
     /* Policy: served as is; tou limits peeked, not verified (host.h). */
@@ -152,7 +158,8 @@ ccc_status ccc_host_start(ccc_host *h)
         if (pthread_create(&h->relays[i].thread, NULL, host_relay_main, &h->relays[i]) == 0)
             h->relays[i].started = true;
     }
-    if (pthread_create(&h->maint_thread, NULL, maint_main, h) != 0) {
+    h->maint_started = pthread_create(&h->maint_thread, NULL, maint_main, h) == 0;
+    if (!h->maint_started) {
         ccc_host_stop(h);
         CCC_BAIL(CCC_ERR_INTERNAL, "cannot start a thread");
     }
@@ -176,7 +183,9 @@ void ccc_host_stop(ccc_host *h)
             pthread_join(h->relays[i].thread, NULL);
         h->relays[i].started = false;
     }
-    pthread_join(h->maint_thread, NULL);
+    if (h->maint_started)
+        pthread_join(h->maint_thread, NULL);
+    h->maint_started = false;
     h->running = false;
     ccc_log(CCC_LOG_INFO, CCC_EV_STOP, CCC_LOG_END);
 }
@@ -220,7 +229,7 @@ size_t ccc_host_enclaves_ready(ccc_host *h)
     return n;
 }
 
-int host_unix_connect(const char *path)
+int host_unix_connect(const char *path, uint32_t recv_ms, uint32_t send_ms)
 {
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
@@ -232,6 +241,10 @@ int host_unix_connect(const char *path)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    struct timeval rt = {recv_ms / 1000, (recv_ms % 1000) * 1000};
+    struct timeval wt = {send_ms / 1000, (send_ms % 1000) * 1000};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
         return -1;

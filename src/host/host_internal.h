@@ -87,6 +87,7 @@ struct ccc_host {
     /* life cycle */
     struct MHD_Daemon *daemon;
     pthread_t maint_thread;
+    bool maint_started;
     bool running;
     atomic_bool stopping;
 };
@@ -105,7 +106,9 @@ void host_metrics_job_error(struct ccc_host *h, ccc_status st);
 CCC_MUST_USE ccc_status host_metrics_text(struct ccc_host *h, ccc_buf *out);
 void host_dedup_remember(struct ccc_host *h, const char *id, const uint8_t body_sha256[32]);
 bool host_dedup_lookup(struct ccc_host *h, const char *id, uint8_t body_sha256[32]);
-/* Connect a stream socket to "PATH" (unix); -1 on failure. */
-int host_unix_connect(const char *path);
+/* Connect a stream socket to "PATH" (unix) with receive/send timeouts set
+ * BEFORE connect (a full backlog then fails after send_ms instead of
+ * blocking); -1 on failure. */
+int host_unix_connect(const char *path, uint32_t recv_ms, uint32_t send_ms);
 
 #endif /* CCC_HOST_INTERNAL_H */

@@ -27,14 +27,6 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-static void set_timeouts(int fd, uint32_t recv_ms, uint32_t send_ms)
-{
-    struct timeval rt = {recv_ms / 1000, (recv_ms % 1000) * 1000};
-    struct timeval wt = {send_ms / 1000, (send_ms % 1000) * 1000};
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
-}
-
 /* Wait until fd is readable (1), the deadline passes (0) or the host stops
  * and `stop_counts` (-1). */
 static int wait_readable(const host_relay *r, int fd, uint64_t deadline_ns, bool stop_counts)
@@ -59,11 +51,9 @@ static int connect_enclave(host_relay *r)
 {
     unsigned delay = 250; /* §10 host: retry 250 ms, doubling to 2 s */
     while (!stopping(r)) {
-        int fd = host_unix_connect(r->path);
-        if (fd >= 0) {
-            set_timeouts(fd, RELAY_STALL_MS, r->host->job_timeout_ms);
+        int fd = host_unix_connect(r->path, RELAY_STALL_MS, r->host->job_timeout_ms);
+        if (fd >= 0)
             return fd;
-        }
         for (unsigned w = 0; w < delay && !stopping(r); w += 50)
             sleep_ms(50);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
@@ -80,9 +70,9 @@ static ccc_status relay_key_request(host_relay *r, int efd, ccc_bytes doc)
     ccc_buf answer;
     ccc_buf_init(&answer, ccc_frame_type_max_size(CCC_FRAME_KEY_RESPONSE));
     bool ok = false;
-    int kfd = h->have_kms ? host_unix_connect(h->kms_path) : -1;
+    int kfd =
+        h->have_kms ? host_unix_connect(h->kms_path, h->kms_timeout_ms, h->kms_timeout_ms) : -1;
     if (kfd >= 0) {
-        set_timeouts(kfd, h->kms_timeout_ms, h->kms_timeout_ms);
         if (ccc_frame_write(kfd, CCC_FRAME_KEY_REQUEST, doc) == CCC_OK &&
             ccc_frame_read(kfd, &atype, &answer) == CCC_OK &&
             (atype == CCC_FRAME_KEY_RESPONSE || atype == CCC_FRAME_JOB_ERROR))
