@@ -69,6 +69,19 @@
  * same-size other body is answered 200 (its status), not 409. That answer
  * reveals only what GET /v1/jobs/{id} already does to anyone with the id.
  *
+ * Caveats
+ * 1. Body cap by count (chunked uploads, or a Content-Length that lies):
+ *    libmicrohttpd 0.9 cannot answer in the middle of an upload, so the
+ *    rest is read and dropped, and 413 is sent when the client has
+ *    finished; a client that sends more than twice the cap (+64 KiB) is
+ *    disconnected without an answer. Nothing over the cap is kept.
+ * 2. Rate limits are per client IP in a fixed table (1024 slots, 8 probes;
+ *    the least recently used bucket of the probe is reused), per host
+ *    process: behind a proxy every client is one IP, and many source
+ *    addresses can push a bucket out (it comes back full).
+ * 3. A job whose enclave dies mid-way costs one attempt: after
+ *    max_attempts such losses it is a dead letter with class io.
+ *
  * Ownership: ccc_host is a heap object (new/free). ccc_host_new copies the
  * config's strings. Start/stop are called from one thread.
  */
