@@ -52,7 +52,7 @@ static const char *refusal_text(ccc_status cls)
     case CCC_ERR_UNSUPPORTED:
         return "the enclave refused the image: not a JPEG/PNG it decodes";
     case CCC_ERR_PARSE:
-        return "the request was malformed";
+        return "the enclave could not parse the request or the image";
     case CCC_ERR_CRYPTO:
         return "the request did not decrypt in the enclave";
     case CCC_ERR_POLICY:
@@ -113,7 +113,8 @@ static json_t *json_text(const char *s)
 
 static void print_json(json_t *j)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    /* numbers are thousandths: three significant digits print them exactly */
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(3)) : NULL;
     if (text)
         printf("%s\n", text);
     free(text);
@@ -135,12 +136,11 @@ static void print_ok(const count_opts *o, const char *path, const ccc_client_con
             boxes, json_pack("[f,f,f,f,f]", a->boxes[i].x1 / 1000.0, a->boxes[i].y1 / 1000.0,
                              a->boxes[i].x2 / 1000.0, a->boxes[i].y2 / 1000.0,
                              a->boxes[i].score / 1000.0));
-    json_t *j = json_pack("{s:o,s:I,s:f,s:o,s:s,s:s,s:s,s:I,s:I,s:s}", "file", json_text(path),
+    json_t *j = json_pack("{s:o,s:I,s:f,s:o,s:s,s:s,s:s,s:I,s:I}", "file", json_text(path),
                           "count", (json_int_t)a->count, "confidence",
                           a->confidence_milli / 1000.0, "boxes", boxes, "model", a->model,
                           "job_id", job->id, "receipt", "ok", "receipt_seq", (json_int_t)r->seq,
-                          "policy_version", (json_int_t)cfg->policy.version, "answer",
-                          "verified");
+                          "policy_version", (json_int_t)cfg->policy.version);
     print_json(j);
 }
 
@@ -352,6 +352,12 @@ int ccc_cmd_count(int argc, char **argv)
         goto out;
     }
     st = ccc_client_fetch_config(h, &trust, o.state, &cfg);
+    if (st != CCC_OK && strcmp(cfg.step, "fetch") == 0) {
+        fprintf(stderr, "ccc count: cannot get the service's configuration from %s: %s error: %s\n",
+                o.server, ccc_status_name(st), ccc_error_detail());
+        rc = ccc_status_exit_code(st);
+        goto out;
+    }
     if (st != CCC_OK) {
         fprintf(stderr,
                 "ccc count: the service's configuration was refused at the %s step: %s error: "

@@ -367,8 +367,10 @@ CCC_MUST_USE ccc_status ccc_client_http_wait(ccc_client_http *h, const char *job
 /*
  * The whole job for one photo: seal, submit, wait, open. `timeout_ms` (0:
  * CCC_CLIENT_DEFAULT_TIMEOUT_MS) bounds submit + wait. `job` must be fresh
- * and is left sealed (its id and request) for the caller to report;
- * *job_failed as in ccc_client_http_wait.
+ * (init) and is left sealed (its id and request) for the caller to report;
+ * `out` must be init'ed; on failure out->step says where: "seal" (nothing
+ * sent), "submit", "wait" (transport, or the job failed: *job_failed as in
+ * ccc_client_http_wait), or a check of ccc_client_result_open.
  */
 CCC_MUST_USE ccc_status ccc_client_count(ccc_client_http *h, const ccc_client_trust *trust,
                                          const ccc_client_config *cfg, ccc_bytes photo,
