@@ -6,6 +6,7 @@
  *   ccc up [--data DIR] [--port N] [--queue URL] [--detach] ... [-- HOST-ARGS]
  *   ccc down [--data DIR]
  */
+#define _GNU_SOURCE 1 /* pipe2 */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static int run_detached(const char *words, const ccc_stack_options *opts)
         return ccc_cli_report(words, st);
     snprintf(log_path, sizeof log_path, "%s/logs/up.log", dir);
     int pipefd[2];
-    if (pipe(pipefd) != 0)
+    if (pipe2(pipefd, O_CLOEXEC) != 0) /* the stack's children must not hold it */
         return ccc_cli_report(words, ccc_error_raise(CCC_ERR_IO, "pipe failed", false, 0,
                                                      __FILE__, __LINE__));
     fflush(NULL);
@@ -90,6 +91,8 @@ static int run_detached(const char *words, const ccc_stack_options *opts)
         if (n <= 0)
             break;
         got += (size_t)n;
+        if (memchr(url, '\n', got))
+            break;
     }
     close(pipefd[0]);
     if (got == 0) {

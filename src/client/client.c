@@ -326,8 +326,9 @@ static bool job_id_ok(const char *id, size_t size)
 ccc_status ccc_client_job_json_parse(ccc_bytes json, ccc_client_job_json *out)
 {
     static const char *const waiting[] = {"id", "status", "attempt", NULL};
-    static const char *const done[] = {"id", "status", "response", "receipt", "attestation", NULL};
-    static const char *const failed[] = {"id", "status", "error", NULL};
+    static const char *const done[] = {"id",      "status",      "attempt", "response",
+                                       "receipt", "attestation", NULL};
+    static const char *const failed[] = {"id", "status", "attempt", "error", NULL};
     ccc_status st = CCC_OK;
     json_t *root = NULL;
     ccc_client_job_json_wipe(out);
@@ -341,15 +342,15 @@ ccc_status ccc_client_job_json_parse(ccc_bytes json, ccc_client_job_json *out)
     json_t *s = json_object_get(root, "status");
     CCC_CHECK(json_is_string(s), CCC_ERR_PARSE, "job answer has no status");
     const char *status = json_string_value(s);
+    json_t *a = json_object_get(root, "attempt"); /* optional in every state */
+    if (a) {
+        CCC_CHECK(json_is_integer(a) && json_integer_value(a) >= 0, CCC_ERR_PARSE,
+                  "job attempt is not a count");
+        out->attempt = (uint64_t)json_integer_value(a);
+    }
     if (strcmp(status, "queued") == 0 || strcmp(status, "processing") == 0) {
         out->state = status[0] == 'q' ? CCC_CLIENT_JOB_QUEUED : CCC_CLIENT_JOB_PROCESSING;
         CCC_TRY(keys_only(root, waiting));
-        json_t *a = json_object_get(root, "attempt");
-        if (a) {
-            CCC_CHECK(json_is_integer(a) && json_integer_value(a) >= 0, CCC_ERR_PARSE,
-                      "job attempt is not a count");
-            out->attempt = (uint64_t)json_integer_value(a);
-        }
     } else if (strcmp(status, "done") == 0) {
         out->state = CCC_CLIENT_JOB_DONE;
         CCC_TRY(keys_only(root, done));
@@ -543,8 +544,7 @@ void ccc_client_job_wipe(ccc_client_job *j)
     j->sealed = false;
 }
 
-/* The queue takes [A-Za-z0-9._:-] (src/host); we send nothing else. */
-static bool queue_id_ok(const char *id)
+bool ccc_client_job_id_ok(const char *id)
 {
     size_t n = strlen(id);
     if (n == 0 || n > CCC_RECEIPT_MAX_JOB_ID)
@@ -583,7 +583,7 @@ ccc_status ccc_client_job_seal(const ccc_client_config *cfg, ccc_bytes photo, co
                    photo.size + CCC_OHTTP_REQUEST_OVERHEAD <= cfg->policy.tou_max_body_bytes,
                CCC_ERR_LIMIT, "photo over the policy's request size limit (tou.max_body_bytes)");
     if (job_id) {
-        CCC_ENSURE(queue_id_ok(job_id), CCC_ERR_USAGE,
+        CCC_ENSURE(ccc_client_job_id_ok(job_id), CCC_ERR_USAGE,
                    "job id must be 1..256 characters of A-Z a-z 0-9 . _ : -");
         memcpy(job->id, job_id, strlen(job_id) + 1);
     } else {
