@@ -327,6 +327,7 @@ typedef struct env_opts {
     const char *static_dir;
     uint32_t job_timeout_ms;
     const char *queue_url; /* NULL: a fresh SQLite file */
+    uint64_t upload_budget;
 } env_opts;
 
 typedef struct env {
@@ -380,6 +381,7 @@ static void env_start(env *e, const env_opts *o)
     cfg.policy_path = g.policy_path;
     cfg.queue_url = e->queue;
     cfg.job_timeout_ms = o->job_timeout_ms;
+    cfg.upload_budget = o->upload_budget;
     cfg.queue_opts.backoff_unit_ms = 10;
     cfg.rate_per_minute = o->rate ? o->rate : 100000;
     cfg.static_dir = o->static_dir;
@@ -1049,6 +1051,38 @@ static void rate_limit_429(void **state)
     env_stop(&e);
 }
 
+/* All uploads together hold at most the budget: by Content-Length before
+ * reading, by count for a chunked body. */
+static void upload_budget_429(void **state)
+{
+    (void)state;
+    env e;
+    env_opts o = {.upload_budget = 150};
+    env_start(&e, &o);
+    ccc_buf small, big;
+    make_body(&small, g.key.key_id, 0x0002, 140, 1);
+    make_body(&big, g.key.key_id, 0x0002, 200, 2);
+    http_resp r;
+    post_job(&e, "budget-1", ccc_buf_bytes(&big), &r);
+    expect_error(&r, 429, "busy", "too many uploads in progress");
+    assert_string_equal(r.retry_after, "1");
+    resp_free(&r);
+    const char *hc[] = {"Content-Type: message/ohttp-req", "CCC-Job-Id: budget-2", NULL};
+    http(&e, "POST", "/v1/jobs", hc, ccc_buf_bytes(&big), true, &r);
+    expect_error(&r, 429, "busy", "too many uploads in progress");
+    resp_free(&r);
+    /* the budget is given back: a body that fits, twice in a row */
+    post_job(&e, "budget-3", ccc_buf_bytes(&small), &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    http(&e, "POST", "/v1/jobs", hc, ccc_buf_bytes(&small), true, &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    ccc_buf_wipe(&small);
+    ccc_buf_wipe(&big);
+    env_stop(&e);
+}
+
 static void job_done_bit_exact_then_delete(void **state)
 {
     (void)state;
@@ -1466,6 +1500,7 @@ int main(void)
         cmocka_unit_test(config_json),
         cmocka_unit_test(post_refusals_in_order),
         cmocka_unit_test(rate_limit_429),
+        cmocka_unit_test(upload_budget_429),
         cmocka_unit_test(job_done_bit_exact_then_delete),
         cmocka_unit_test(dedup_same_body_200_other_body_409),
         cmocka_unit_test(permanent_job_error_is_failed),

@@ -111,6 +111,11 @@ ccc_status ccc_host_new(const ccc_host_config *cfg, ccc_host **out)
     h->rate_per_minute = cfg->rate_per_minute ? cfg->rate_per_minute : tou_rate;
     CCC_CHECK(h->max_body <= CCC_QUEUE_DEFAULT_MAX_PAYLOAD_SIZE * 4, CCC_ERR_USAGE,
               "max body too large");
+    /* a few bodies at the cap at once; more wait (429) instead of memory */
+    h->body_budget =
+        4 * h->max_body < ((uint64_t)64 << 20) ? ((uint64_t)64 << 20) : 4 * h->max_body;
+    if (cfg->upload_budget)
+        h->body_budget = cfg->upload_budget;
     h->job_timeout_ms = cfg->job_timeout_ms ? cfg->job_timeout_ms : CCC_HOST_DEFAULT_JOB_TIMEOUT_MS;
     h->kms_timeout_ms = cfg->kms_timeout_ms ? cfg->kms_timeout_ms : CCC_HOST_DEFAULT_KMS_TIMEOUT_MS;
     h->stop_grace_ms = cfg->stop_grace_ms ? cfg->stop_grace_ms : CCC_HOST_DEFAULT_STOP_GRACE_MS;

@@ -129,6 +129,9 @@ typedef struct ccc_host_config {
     uint32_t kms_timeout_ms;     /* 0: 10 s */
     uint32_t stop_grace_ms;      /* 0: 10 s for the in-flight job at stop */
     unsigned connection_limit;   /* 0: 128 */
+    uint64_t upload_budget;      /* bytes of POST bodies held at once, all
+                                    connections (0: max(4 x max body, 64 MiB));
+                                    beyond it: 429 busy, Retry-After: 1 */
     const char *static_dir;      /* browser client files (NULL: none) */
     const char *worker_id;       /* queue worker id prefix (NULL: "host-<pid>") */
 } ccc_host_config;

@@ -31,8 +31,10 @@ typedef struct http_req {
     const char *method; /* "GET", "POST", "HEAD" or "other" (log identifier) */
     uint64_t t0_ns;
     ccc_buf body;
-    bool over;     /* the body went over the cap while reading */
-    uint64_t seen; /* body bytes received */
+    bool over;         /* the body went over the cap while reading */
+    bool over_budget;  /* all uploads together went over the host's budget */
+    uint64_t seen;     /* body bytes received */
+    uint64_t reserved; /* bytes of host->body_inflight this request holds */
     bool responded;
     int status;
     size_t bytes_out;
@@ -267,6 +269,18 @@ static bool rate_take(ccc_host *h, const char *client, uint64_t *retry_after)
     return ok;
 }
 
+/* Reserve `size` more bytes of the host's upload budget for this request. */
+static bool reserve(ccc_host *h, http_req *rq, uint64_t size)
+{
+    uint64_t now = atomic_fetch_add(&h->body_inflight, size) + size;
+    if (now > h->body_budget) {
+        atomic_fetch_sub(&h->body_inflight, size);
+        return false;
+    }
+    rq->reserved += size;
+    return true;
+}
+
 /* The metadata checks of §11, in the table's order, before any body byte. */
 static enum MHD_Result post_precheck(ccc_host *h, struct MHD_Connection *c, http_req *rq,
                                      bool *refused)
@@ -303,6 +317,10 @@ static enum MHD_Result post_precheck(ccc_host *h, struct MHD_Connection *c, http
         unsigned long long n = strtoull(cl, &end, 10);
         if (end == cl || *end != '\0' || n > h->max_body)
             return respond_error(c, rq, CCC_ERR_LIMIT, "body too large");
+        if (!reserve(h, rq, n)) {
+            header_kv hk = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+            return respond_error_h(c, rq, CCC_ERR_BUSY, "too many uploads in progress", &hk, 1);
+        }
     }
     *refused = false;
     return MHD_YES;
@@ -350,6 +368,10 @@ static enum MHD_Result post_job(ccc_host *h, struct MHD_Connection *c, http_req 
 {
     if (rq->over)
         return respond_error(c, rq, CCC_ERR_LIMIT, "body too large");
+    if (rq->over_budget) {
+        header_kv hk = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+        return respond_error_h(c, rq, CCC_ERR_BUSY, "too many uploads in progress", &hk, 1);
+    }
     ccc_bytes body = ccc_buf_bytes(&rq->body);
     ccc_buf cfgbuf;
     ccc_ohttp_key_config cfgs[CCC_HOST_MAX_KEY_CONFIGS];
@@ -558,13 +580,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size > 0) {
         /* §11: "by count while reading" — the buffer's cap is max_body. */
         rq->seen += *upload_data_size;
-        if (!rq->over && ccc_buf_append(&rq->body, upload_data, *upload_data_size) != CCC_OK) {
-            rq->over = true;
-            ccc_buf_wipe(&rq->body);
+        /* chunked bodies reserve as they come; a Content-Length reserved all */
+        if (!rq->over && !rq->over_budget) {
+            if (rq->seen > rq->reserved && !reserve(h, rq, rq->seen - rq->reserved)) {
+                rq->over_budget = true;
+                ccc_buf_wipe(&rq->body);
+            } else if (ccc_buf_append(&rq->body, upload_data, *upload_data_size) != CCC_OK) {
+                rq->over = true;
+                ccc_buf_wipe(&rq->body);
+            }
         }
         *upload_data_size = 0;
         /* Refuse to drain more than another cap's worth: close instead. */
-        if (rq->over && rq->seen > 2 * h->max_body + 65536)
+        if ((rq->over || rq->over_budget) && rq->seen > 2 * h->max_body + 65536)
             return MHD_NO;
         return MHD_YES;
     }
@@ -593,6 +621,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             ccc_log_size(CCC_F_BYTES_OUT, rq->bytes_out), ccc_log_id(CCC_F_CLIENT, rq->client),
             ccc_log_ms(CCC_F_DURATION_MS, secs * 1000.0), job, CCC_LOG_END);
     ccc_buf_wipe(&rq->body);
+    atomic_fetch_sub(&h->body_inflight, rq->reserved);
     free(rq);
     *con_cls = NULL;
 }

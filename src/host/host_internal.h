@@ -90,6 +90,11 @@ struct ccc_host {
     bool maint_started;
     bool running;
     atomic_bool stopping;
+
+    /* bytes of POST bodies being received, all connections together; a
+     * request reserves its Content-Length (or each chunk) first */
+    atomic_uint_fast64_t body_inflight;
+    uint64_t body_budget;
 };
 
 /* host_http.c */
