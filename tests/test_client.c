@@ -536,6 +536,64 @@ static void count_one_cat_and_refuse_every_tampering(void **state)
     ccc_buf_wipe(&json);
 }
 
+/* Threads share the trust anchors and the verified config; each opens its
+ * own job (what `ccc bench e2e` does). */
+#define THREADS 4
+typedef struct opener {
+    const ccc_client_config *cfg;
+    ccc_client_job job;
+    ccc_buf json;
+    ccc_status config_st, open_st;
+    uint32_t count;
+} opener;
+
+static void *open_in_thread(void *arg)
+{
+    opener *o = arg;
+    ccc_buf cj;
+    ccc_bytes d = ccc_buf_bytes(&F.doc);
+    config_json(ccc_buf_bytes(&F.kms_cfg), ccc_buf_bytes(&F.bundle), &d, 1, &cj);
+    ccc_client_config *mine = malloc(sizeof *mine);
+    if (!mine)
+        return NULL;
+    o->config_st = ccc_client_config_verify(&F.trust, ccc_buf_bytes(&cj), NULL, now_ms(), mine);
+    free(mine);
+    ccc_buf_wipe(&cj);
+    ccc_client_result r;
+    ccc_client_result_init(&r);
+    o->open_st = ccc_client_result_open(&F.trust, o->cfg, &o->job, ccc_buf_bytes(&o->json),
+                                        now_ms(), &r);
+    o->count = r.answer.count;
+    ccc_client_result_wipe(&r);
+    return NULL;
+}
+
+static void threads_share_trust_and_config(void **state)
+{
+    (void)state;
+    ccc_client_config cfg;
+    good_config(&cfg);
+    opener o[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        ccc_enclave_result res;
+        o[i].cfg = &cfg;
+        o[i].open_st = o[i].config_st = CCC_ERR_INTERNAL;
+        run_job(&cfg, &o[i].job, &res, &o[i].json);
+        ccc_enclave_result_wipe(&res);
+    }
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, open_in_thread, &o[i]), 0);
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(o[i].config_st, CCC_OK);
+        assert_int_equal(o[i].open_st, CCC_OK);
+        assert_int_equal(o[i].count, 1);
+        ccc_client_job_wipe(&o[i].job);
+        ccc_buf_wipe(&o[i].json);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Configuration failures: nothing may be sent                               */
 /* ------------------------------------------------------------------------ */
@@ -1209,6 +1267,9 @@ static void http_round_trips(void **state)
     assert_int_equal(ccc_client_http_wait(h, "nobody", ccc_now_ns() + 5000000000ull, NULL, NULL,
                                           &jj, &failed),
                      CCC_ERR_NOT_FOUND);
+    assert_int_equal(ccc_client_http_wait(h, "a/../b", ccc_now_ns() + 5000000000ull, NULL, NULL,
+                                          &jj, &failed),
+                     CCC_ERR_USAGE);
     ccc_client_job_json_wipe(&jj);
     ccc_client_http_free(h);
     stop_fake_host();
@@ -1236,6 +1297,7 @@ int main(void)
         cmocka_unit_test(seal_refuses_before_encrypting),
         cmocka_unit_test(count_one_cat_and_refuse_every_tampering),
         cmocka_unit_test(http_round_trips),
+        cmocka_unit_test(threads_share_trust_and_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -268,6 +268,10 @@ typedef struct ccc_client_job {
     bool sealed;
 } ccc_client_job;
 
+/* A job id we send: 1..256 characters of [A-Za-z0-9._:-] (what ccc-host's
+ * queue accepts; a subset of §11's 0x21..0x7e). */
+bool ccc_client_job_id_ok(const char *id);
+
 void ccc_client_job_init(ccc_client_job *j);
 void ccc_client_job_wipe(ccc_client_job *j);
 

@@ -303,6 +303,7 @@ ccc_status ccc_client_http_wait(ccc_client_http *h, const char *job_id, uint64_t
 {
     char path[CCC_RECEIPT_MAX_JOB_ID + 16];
     *job_failed = false;
+    CCC_ENSURE(ccc_client_job_id_ok(job_id), CCC_ERR_USAGE, "malformed job id");
     int n = snprintf(path, sizeof path, "/v1/jobs/%s", job_id);
     CCC_ENSURE(n > 0 && (size_t)n < sizeof path, CCC_ERR_USAGE, "job id too long");
     ccc_buf body;
