@@ -96,7 +96,9 @@ static ccc_status relay_key_request(host_relay *r, int efd, ccc_bytes doc)
     ccc_log(ok && atype == CCC_FRAME_KEY_RESPONSE ? CCC_LOG_INFO : CCC_LOG_WARN,
             ok && atype == CCC_FRAME_KEY_RESPONSE ? CCC_EV_KEY_RELEASED : CCC_EV_KEY_REFUSED,
             ccc_log_count(CCC_F_COUNT, r->index),
-            ccc_log_id(CCC_F_REASON, ok ? "kms_answer" : "kms_unavailable"),
+            ccc_log_id(CCC_F_REASON, !ok                               ? "kms_unavailable"
+                                     : atype == CCC_FRAME_KEY_RESPONSE ? "kms_released"
+                                                                       : "kms_refused"),
             ccc_log_size(CCC_F_BYTES_IN, doc.size), ccc_log_size(CCC_F_BYTES_OUT, answer.size),
             CCC_LOG_END);
     ccc_status st = ccc_frame_write(efd, atype, ccc_buf_bytes(&answer));
@@ -301,7 +303,7 @@ static void serve_jobs(host_relay *r, int fd, ccc_buf *frame)
         ccc_status st = claim(r, &job, &claimed);
         if (st != CCC_OK) {
             ccc_log_error_status(CCC_EV_ERROR, st);
-            sleep_ms(RELAY_POLL_MS);
+            sleep_ms(1000); /* the queue is down (Redis restarting): once a second */
             continue;
         }
         if (!claimed)
