@@ -261,14 +261,28 @@ int host_unix_connect(const char *path, uint32_t recv_ms, uint32_t send_ms)
 /* Dedup memory                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* The entry of SHA-256(id), or NULL (h->lock held). */
+static host_dedup_entry *dedup_find(ccc_host *h, const uint8_t idh[32])
+{
+    for (size_t i = 0; i < CCC_HOST_DEDUP_MEMORY; i++)
+        if (h->dedup[i].used && memcmp(h->dedup[i].id_sha256, idh, 32) == 0)
+            return &h->dedup[i];
+    return NULL;
+}
+
 void host_dedup_remember(ccc_host *h, const char *id, const uint8_t body_sha256[32])
 {
     uint8_t idh[32];
     if (ccc_sha256(ccc_bytes_of(id, strlen(id)), idh) != CCC_OK)
         return;
     pthread_mutex_lock(&h->lock);
-    host_dedup_entry *e = &h->dedup[h->dedup_next];
-    h->dedup_next = (h->dedup_next + 1) % CCC_HOST_DEDUP_MEMORY;
+    /* An id seen before (its record expired, then enqueued again) is
+     * updated in place, so a lookup never finds a stale hash. */
+    host_dedup_entry *e = dedup_find(h, idh);
+    if (!e) {
+        e = &h->dedup[h->dedup_next];
+        h->dedup_next = (h->dedup_next + 1) % CCC_HOST_DEDUP_MEMORY;
+    }
     memcpy(e->id_sha256, idh, 32);
     memcpy(e->body_sha256, body_sha256, 32);
     e->used = true;
@@ -278,19 +292,14 @@ void host_dedup_remember(ccc_host *h, const char *id, const uint8_t body_sha256[
 bool host_dedup_lookup(ccc_host *h, const char *id, uint8_t body_sha256[32])
 {
     uint8_t idh[32];
-    bool found = false;
     if (ccc_sha256(ccc_bytes_of(id, strlen(id)), idh) != CCC_OK)
         return false;
     pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < CCC_HOST_DEDUP_MEMORY && !found; i++) {
-        const host_dedup_entry *e = &h->dedup[i];
-        if (e->used && memcmp(e->id_sha256, idh, 32) == 0) {
-            memcpy(body_sha256, e->body_sha256, 32);
-            found = true;
-        }
-    }
+    const host_dedup_entry *e = dedup_find(h, idh);
+    if (e)
+        memcpy(body_sha256, e->body_sha256, 32);
     pthread_mutex_unlock(&h->lock);
-    return found;
+    return e != NULL;
 }
 
 /* ------------------------------------------------------------------------ */
