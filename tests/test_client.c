@@ -915,6 +915,14 @@ static void job_json_is_strict(void **state)
         {"{\"id\":\"j1\",\"status\":\"done\",\"response\":\"Zg==\",\"receipt\":\"Zg==\","
          "\"attestation\":\"Zg==\"}",
          CCC_OK, CCC_CLIENT_JOB_DONE},
+        {"{\"id\":\"j1\",\"status\":\"done\",\"attempt\":2,\"response\":\"Zg==\",\"receipt\":"
+         "\"Zg==\",\"attestation\":\"Zg==\"}",
+         CCC_OK, CCC_CLIENT_JOB_DONE},
+        {"{\"id\":\"j1\",\"status\":\"failed\",\"attempt\":3,\"error\":\"io\"}", CCC_OK,
+         CCC_CLIENT_JOB_FAILED},
+        {"{\"id\":\"j1\",\"status\":\"done\",\"attempt\":\"2\",\"response\":\"Zg==\","
+         "\"receipt\":\"Zg==\",\"attestation\":\"Zg==\"}",
+         CCC_ERR_PARSE, 0},
         {"{\"id\":\"j1\",\"status\":\"failed\",\"error\":\"ok\"}", CCC_ERR_PARSE, 0},
         {"{\"id\":\"j1\",\"status\":\"failed\",\"error\":\"weird\"}", CCC_ERR_PARSE, 0},
         {"{\"id\":\"j 1\",\"status\":\"queued\"}", CCC_ERR_PARSE, 0},

@@ -136,11 +136,12 @@ static void print_ok(const count_opts *o, const char *path, const ccc_client_con
             boxes, json_pack("[f,f,f,f,f]", a->boxes[i].x1 / 1000.0, a->boxes[i].y1 / 1000.0,
                              a->boxes[i].x2 / 1000.0, a->boxes[i].y2 / 1000.0,
                              a->boxes[i].score / 1000.0));
-    json_t *j = json_pack("{s:o,s:I,s:f,s:o,s:s,s:s,s:s,s:I,s:I}", "file", json_text(path),
+    json_t *j = json_pack("{s:o,s:I,s:f,s:o,s:s,s:s,s:s,s:I,s:I,s:I}", "file", json_text(path),
                           "count", (json_int_t)a->count, "confidence",
                           a->confidence_milli / 1000.0, "boxes", boxes, "model", a->model,
                           "job_id", job->id, "receipt", "ok", "receipt_seq", (json_int_t)r->seq,
-                          "policy_version", (json_int_t)cfg->policy.version);
+                          "attempt", (json_int_t)r->attempt, "policy_version",
+                          (json_int_t)cfg->policy.version);
     print_json(j);
 }
 

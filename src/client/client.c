@@ -629,7 +629,7 @@ void ccc_client_result_wipe(ccc_client_result *r)
     ccc_buf_wipe(&r->receipt);
     ccc_buf_wipe(&r->attestation);
     ccc_wipe(&r->answer, sizeof r->answer);
-    r->seq = r->time_ms = 0;
+    r->seq = r->time_ms = r->attempt = 0;
     r->pcr_set = 0;
 }
 
@@ -698,6 +698,7 @@ ccc_status ccc_client_result_open_parsed(const ccc_client_trust *trust,
 
     CCC_TRY(ccc_buf_append_bytes(&out->receipt, ccc_buf_bytes(&jj->receipt)));
     CCC_TRY(ccc_buf_append_bytes(&out->attestation, ccc_buf_bytes(&jj->attestation)));
+    out->attempt = jj->attempt;
     out->seq = m.receipt.seq;
     out->time_ms = m.receipt.time_ms;
     out->step = "ok";

@@ -185,7 +185,7 @@ const char *ccc_client_job_state_name(ccc_client_job_state s);
 typedef struct ccc_client_job_json {
     char id[CCC_RECEIPT_MAX_JOB_ID + 1];
     ccc_client_job_state state;
-    uint64_t attempt;    /* queued/processing (0 when absent)        */
+    uint64_t attempt;    /* the host's attempt count (0 when absent) */
     ccc_status error;    /* failed: the class the host reports       */
     ccc_buf response;    /* done: enc_response                       */
     ccc_buf receipt;     /* done: COSE receipt                       */
@@ -195,10 +195,11 @@ typedef struct ccc_client_job_json {
 void ccc_client_job_json_init(ccc_client_job_json *j);
 void ccc_client_job_json_wipe(ccc_client_job_json *j);
 /*
- * Strict parse of a job answer: {"id","status","attempt"} (queued,
- * processing), {"id","status":"done","response","receipt","attestation"},
- * {"id","status":"failed","error"}; no other keys; id 1..256 bytes of
- * 0x21..0x7e; error one of the ccc_status names. CCC_ERR_PARSE/LIMIT.
+ * Strict parse of a job answer: {"id","status"} (queued, processing),
+ * {"id","status":"done","response","receipt","attestation"},
+ * {"id","status":"failed","error"}, each with an optional "attempt"
+ * (a count); no other keys; id 1..256 bytes of 0x21..0x7e; error one of
+ * the ccc_status names. CCC_ERR_PARSE/LIMIT.
  */
 CCC_MUST_USE ccc_status ccc_client_job_json_parse(ccc_bytes json, ccc_client_job_json *out);
 
@@ -293,6 +294,7 @@ typedef struct ccc_client_result {
     ccc_buf receipt;          /* COSE receipt bytes (for --save)          */
     ccc_buf attestation;      /* the document that signed it (for --save) */
     uint64_t seq, time_ms;    /* from the verified receipt                */
+    uint64_t attempt;         /* the host's attempt count (unverified)    */
     size_t pcr_set;           /* the policy set the document matched      */
     const char *step;         /* failing step ("job", "attestation",
                                  "receipt", "decrypt", "answer", "answer
