@@ -1275,7 +1275,7 @@ static void silent_enclave_times_out_then_retry(void **state)
 {
     (void)state;
     env e;
-    env_opts o = {.job_timeout_ms = 300};
+    env_opts o = {.job_timeout_ms = 1500}; /* ample for the answer of the retry */
     env_start(&e, &o);
     ccc_buf body;
     submit(&e, "slow-1", 12, &body);
