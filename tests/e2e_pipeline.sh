@@ -80,26 +80,26 @@ post() { # post ID FILE [content-type]
 }
 done_or_failed() { s=$(job_status "$1"); [ "$s" = done ] || [ "$s" = failed ]; }
 post keep-1 "$WORK/req.bin" >/dev/null
-expect "job accepted: 202" 0 "^202$" -- echo "$HTTP_CODE"
+expect "job accepted: 202" 0 "^202$" -- last_code
 post keep-1 "$WORK/req.bin" >/dev/null
-expect "same id, same body: 200" 0 "^200$" -- echo "$HTTP_CODE"
+expect "same id, same body: 200" 0 "^200$" -- last_code
 "$TOOL" seal "$WORK/config.json" "$TRUST/kms-pub.pem" "$CROP" "$WORK/req-other.bin"
 post keep-1 "$WORK/req-other.bin" >/dev/null
-expect "same id, another body: 409" 0 "^409$" -- echo "$HTTP_CODE"
+expect "same id, another body: 409" 0 "^409$" -- last_code
 wait_for 60 done_or_failed keep-1
 expect "the first job is done" 0 '"status":"done"' -- api GET /v1/jobs/keep-1
 post replay-1 "$WORK/req.bin" >/dev/null
 wait_for 60 done_or_failed replay-1
 expect "a replayed ciphertext under a new job id is refused" 0 '"error":"replay"' -- \
   api GET /v1/jobs/replay-1
-expect "with HTTP 409" 0 "^409$" -- echo "$HTTP_CODE"
+expect "with HTTP 409" 0 "^409$" -- last_code
 
 # --- 4. bad input ----------------------------------------------------------
 "$TOOL" seal "$WORK/config.json" "$TRUST/kms-pub.pem" "$CROP" "$WORK/req-keep2.bin"
 post keep-2 "$WORK/req-keep2.bin" >/dev/null
 head -c $((17 * 1024 * 1024)) /dev/zero >"$WORK/huge.bin"
 expect "oversized body: 413 limit" 0 '"error":"limit"' -- post "" "$WORK/huge.bin"
-expect "  status 413" 0 "^413$" -- echo "$HTTP_CODE"
+expect "  status 413" 0 "^413$" -- last_code
 printf 'garbage!!' >"$WORK/garbage.bin"
 expect "garbage body: 400 parse" 0 '"error":"parse"' -- post "" "$WORK/garbage.bin"
 expect "wrong content type: 415" 0 '"error":"unsupported"' -- post "" "$WORK/req.bin" text/plain
@@ -117,9 +117,9 @@ for j in truncated-1 nonimage-1 bigimage-1 keep-2; do wait_for 60 done_or_failed
 expect "truncated ciphertext: failed, crypto" 0 '"error":"crypto"' -- api GET /v1/jobs/truncated-1
 expect "a non-image inside a valid ciphertext: failed, unsupported" 0 '"error":"unsupported"' -- \
   api GET /v1/jobs/nonimage-1
-expect "  status 415" 0 "^415$" -- echo "$HTTP_CODE"
+expect "  status 415" 0 "^415$" -- last_code
 expect "a 100-megapixel image: failed, limit" 0 '"error":"limit"' -- api GET /v1/jobs/bigimage-1
-expect "  status 413" 0 "^413$" -- echo "$HTTP_CODE"
+expect "  status 413" 0 "^413$" -- last_code
 expect "the job accepted before the bad input completed" 0 '"status":"done"' -- \
   api GET /v1/jobs/keep-2
 

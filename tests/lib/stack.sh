@@ -52,20 +52,25 @@ stack_up() {
   echo "FAIL: no free port after 5 tries"; exit 1
 }
 
-# api METHOD PATH [curl args...]: body on stdout, status in $HTTP_CODE.
+# api METHOD PATH [curl args...]: body on stdout, status in $HTTP_CODE and
+# in last_code's output (which also works when api ran in a subshell).
 api() {
   local method=$1 path=$2; shift 2
   local out
   out=$(curl -sS --noproxy '*' -m 30 -X "$method" -o "$WORK/api.body" -w '%{http_code}' \
         "$@" "$URL$path") || true
   HTTP_CODE=$out
+  printf '%s\n' "$out" >"$WORK/api.code"
   cat "$WORK/api.body"
 }
+last_code() { cat "$WORK/api.code"; }
 
 # The processes of this stack only (other tests may run stacks too).
-enclave_pid() { pgrep -f "ccc-enclave --listen unix:$STACK_DIR/" | head -n 1; }
-host_pid() { pgrep -f "ccc-host --listen 127.0.0.1:[0-9]* --enclave unix:$STACK_DIR/" | head -n 1; }
-kms_pid() { pgrep -f "ccc-kms --state $STACK_DIR/" | head -n 1; }
+# Anchored at argv[0], so `ccc nsm launch ... -- ccc-enclave ...` is not taken
+# for the enclave it launched.
+enclave_pid() { pgrep -f "^[^ ]*ccc-enclave --listen unix:$STACK_DIR/" | head -n 1; }
+host_pid() { pgrep -f "^[^ ]*ccc-host --listen 127.0.0.1:[0-9]* --enclave unix:$STACK_DIR/" | head -n 1; }
+kms_pid() { pgrep -f "^[^ ]*ccc-kms --state $STACK_DIR/" | head -n 1; }
 
 # wait_for SECONDS COMMAND...: poll until the command succeeds (a failure bound,
 # not a speed assertion).
