@@ -3,7 +3,7 @@
 // receipt. The photo is read and drawn only inside this page; what leaves
 // it is the OHTTP ciphertext, after every check of client.js has passed.
 
-import { STEPS, runJob } from './client.js';
+import { SENT_AFTER, STEPS, runJob } from './client.js';
 import { ANCHORS, checkAnchor, clearPinned, loadAnchors, normalisePcr0, readPinned, writePinned } from './trust.js';
 import { RECEIPT_KEYS } from './signed.js';
 import { toHex } from './bytes.js';
@@ -120,6 +120,8 @@ function onStep(id, state, text) {
   if (!li) return;
   if (state === 'label') { li.querySelector('.label').textContent = text; return; }
   li.className = state;
+  const step = STEPS.find(([s]) => s === id);
+  if (state === 'failed') li.querySelector('.label').textContent = step[2];
   li.querySelector('.detail').textContent = text || '';
   const done = STEPS.filter(([s]) => $(`step-${s}`).className === 'done').length;
   const waiting = state === 'active' && (id === 'queued' || id === 'processing');
@@ -187,7 +189,13 @@ function fieldText(r, k) {
   switch (k) {
     case 'v': return String(r.v);
     case 'seq': return String(r.seq);
-    case 'pcrs': return [...r.pcrs.entries()].sort((a, b) => a[0] - b[0]).map(([i, v]) => `PCR${i} ${hex(v)}`).join('\n');
+    case 'pcrs': {
+      const all = [...r.pcrs.entries()].sort((a, b) => a[0] - b[0]);
+      const zero = all.filter(([, v]) => v.every((x) => x === 0)).map(([i]) => i);
+      const lines = all.filter(([, v]) => v.some((x) => x !== 0)).map(([i, v]) => `PCR${i} ${hex(v)}`);
+      if (zero.length) lines.push(`PCR${zero.join(', ')}: all zero`);
+      return lines.join('\n');
+    }
     case 'job_id': return r.jobId;
     case 'time_ms': return `${r.timeMs} (${new Date(r.timeMs).toISOString()})`;
     case 'model_sha256': return hex(r.modelSha256);
@@ -261,7 +269,8 @@ async function handleFile(file) {
     showResult(photo, out);
     $('result').focus?.();
   } catch (e) {
-    showMsg(jobMsg, `Stopped${e.step ? ` at “${(STEPS.find(([s]) => s === e.step) || [])[1] || e.step}”` : ''}: ${e.message}. Nothing after this step was sent.`, false);
+    const sent = SENT_AFTER.has(e.step);
+    showMsg(jobMsg, `Stopped: ${e.message}. ${sent ? 'The photo had been sent encrypted; the answer is not shown because it did not verify.' : 'Nothing was sent to the service.'}`, false);
     photo.bitmap.close();
   } finally {
     busy = false;

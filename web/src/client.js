@@ -12,17 +12,20 @@ import { CheckError, extendFromZero, parseReceipt, policyRollbackCheck, verifyKm
 import { AEAD_AES256GCM, decapsulateResponse, encapsulateRequest } from './ohttp.js';
 import { equal, fromB64, toHex } from './bytes.js';
 
+// [id, label, label when it failed]
 export const STEPS = [
-  ['config', 'Configuration fetched'],
-  ['kms', 'Key signature verified'],
-  ['policy', 'Policy verified'],
-  ['attest', 'Attestation verified'],
-  ['encrypt', 'Photo encrypted'],
-  ['queued', 'Queued'],
-  ['processing', 'Processing in the enclave'],
-  ['decrypt', 'Answer decrypted'],
-  ['receipt', 'Receipt verified'],
+  ['config', 'Configuration fetched', 'Configuration not usable'],
+  ['kms', 'Key signature verified', 'Key configuration refused'],
+  ['policy', 'Policy verified', 'Policy refused'],
+  ['attest', 'Attestation verified', 'Attestation refused'],
+  ['encrypt', 'Photo encrypted', 'Photo not encrypted'],
+  ['queued', 'Queued', 'Job not accepted'],
+  ['processing', 'Processing in the enclave', 'Processing failed'],
+  ['decrypt', 'Answer decrypted', 'Answer refused'],
+  ['receipt', 'Receipt verified', 'Receipt refused'],
 ];
+// Steps after which the encrypted photo has left the page.
+export const SENT_AFTER = new Set(['queued', 'processing', 'decrypt', 'receipt']);
 
 export class JobError extends Error {
   constructor(step, message) { super(message); this.step = step; }
@@ -126,7 +129,7 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
     if (!equal(policy.sha256, kms.policySha256)) throw new Error('the policy is not the one the key service enforces (hash differs from the key configuration)');
     const rb = policyRollbackCheck(storage, 'default', policy.version, policy.sha256);
     out.policy = policy;
-    ok('policy', `policy v${policy.version} ok${rb.previous !== null && rb.previous !== policy.version ? ` (was v${rb.previous})` : ''}`);
+    ok('policy', `signed by the pinned policy key, enforced by the key service${rb.previous !== null && rb.previous !== policy.version ? `; newer than v${rb.previous} seen before` : ''}`);
     onStep('policy', 'label', `Policy v${policy.version} verified`);
 
     go('attest', `checking ${docs.length} attestation document${docs.length > 1 ? 's' : ''}`);
