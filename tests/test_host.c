@@ -195,10 +195,15 @@ static void send_result(int fd, fake_enclave *e, ccc_bytes id, ccc_bytes req)
     assert_int_equal(ccc_cbor_put_bytes(ccc_cbor_mapb_value(&mb), resp.data, resp.size), CCC_OK);
     assert_int_equal(ccc_cbor_mapb_finish(&mb, &out), CCC_OK);
     ccc_cbor_mapb_wipe(&mb);
-    bool sent = ccc_frame_write(fd, CCC_FRAME_JOB_RESULT, ccc_buf_bytes(&out)) == CCC_OK;
+    /* counted first: the host may store it before this thread runs again */
     pthread_mutex_lock(&e->mu);
-    e->results += sent;
+    e->results++;
     pthread_mutex_unlock(&e->mu);
+    if (ccc_frame_write(fd, CCC_FRAME_JOB_RESULT, ccc_buf_bytes(&out)) != CCC_OK) {
+        pthread_mutex_lock(&e->mu);
+        e->results--;
+        pthread_mutex_unlock(&e->mu);
+    }
     ccc_buf_wipe(&resp);
     ccc_buf_wipe(&receipt);
     ccc_buf_wipe(&out);

@@ -25,6 +25,7 @@
 #define STATIC_FILE_CAP ((off_t)16 << 20)
 
 typedef struct http_req {
+    ccc_host *host;
     ccc_host_route route;
     char id[CCC_QUEUE_ID_MAX + 1];
     char name[256];
@@ -45,6 +46,16 @@ typedef struct http_req {
 /* Responses                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* A response is queued: count it now (a client that reads the answer and
+ * asks /metrics at once sees it; completion may come later). */
+static void responded(http_req *rq, int status, size_t size)
+{
+    rq->responded = true;
+    rq->status = status;
+    rq->bytes_out = size;
+    host_metrics_http(rq->host, rq->route, status, (double)(ccc_now_ns() - rq->t0_ns) / 1e9);
+}
+
 typedef struct header_kv {
     const char *name, *value;
 } header_kv;
@@ -64,11 +75,8 @@ static enum MHD_Result respond(struct MHD_Connection *c, http_req *rq, int statu
         MHD_add_response_header(resp, extra[i].name, extra[i].value);
     enum MHD_Result r = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    if (r == MHD_YES) {
-        rq->responded = true;
-        rq->status = status;
-        rq->bytes_out = size;
-    }
+    if (r == MHD_YES)
+        responded(rq, status, size);
     return r;
 }
 
@@ -501,11 +509,8 @@ static enum MHD_Result get_static(ccc_host *h, struct MHD_Connection *c, http_re
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result r = MHD_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
-    if (r == MHD_YES) {
-        rq->responded = true;
-        rq->status = 200;
-        rq->bytes_out = (size_t)sb.st_size;
-    }
+    if (r == MHD_YES)
+        responded(rq, 200, (size_t)sb.st_size);
     return r;
 }
 
@@ -549,6 +554,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = rq;
         rq->t0_ns = ccc_now_ns();
+        rq->host = h;
         rq->method = method_id(method);
         client_of(c, rq->client);
         rq->route = ccc_host_route_parse(method, url, rq->id, rq->name);
@@ -596,7 +602,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         return MHD_YES;
     }
-    return post_job(h, c, rq);
+    /* The whole body is here: answer, then give its memory and budget back
+     * at once (not when libmicrohttpd reports completion: a client's next
+     * upload may already be on its way). */
+    enum MHD_Result r = post_job(h, c, rq);
+    ccc_buf_wipe(&rq->body);
+    atomic_fetch_sub(&h->body_inflight, rq->reserved);
+    rq->reserved = 0;
+    return r;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -609,7 +622,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!rq)
         return;
     double secs = (double)(ccc_now_ns() - rq->t0_ns) / 1e9;
-    host_metrics_http(h, rq->route, rq->status, secs);
+    if (!rq->responded) /* ended without an answer (client gone, closed) */
+        host_metrics_http(h, rq->route, 0, secs);
     ccc_log_field job =
         rq->route == CCC_HOST_ROUTE_JOBS_GET || rq->route == CCC_HOST_ROUTE_JOBS_POST
             ? ccc_log_job(rq->id[0] ? rq->id : "-")

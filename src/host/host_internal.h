@@ -65,7 +65,8 @@ struct ccc_host {
     uint64_t wake_seq;
 
     /* shared state (relays' readiness and documents, rate limits, dedup,
-     * metrics) under `lock` */
+     * metrics) under `lock`. Lock order: `lock` may be taken while
+     * queue_lock is held (metrics of a stored result), never the reverse. */
     pthread_mutex_t lock;
     host_relay relays[CCC_HOST_MAX_ENCLAVES];
     size_t relay_count;

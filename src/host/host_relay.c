@@ -165,17 +165,18 @@ static void store_result(host_relay *r, const ccc_queue_job *job, const ccc_host
     ccc_buf out;
     ccc_buf_init(&out, CCC_QUEUE_DEFAULT_MAX_RESULT_SIZE);
     ccc_status st = ccc_host_record_encode(rec, &out);
-    if (st == CCC_OK) {
-        pthread_mutex_lock(&h->queue_lock);
-        st = ccc_queue_complete(h->queue, job->id, job->token, ccc_buf_bytes(&out));
-        pthread_mutex_unlock(&h->queue_lock);
-    }
     uint64_t now = ccc_wall_ms();
     double secs = now > job->enqueued_ms ? (double)(now - job->enqueued_ms) / 1000.0 : 0.0;
     if (st == CCC_OK) {
-        host_metrics_job(h, secs);
-        if (rec->error != CCC_OK)
-            host_metrics_job_error(h, rec->error);
+        pthread_mutex_lock(&h->queue_lock);
+        st = ccc_queue_complete(h->queue, job->id, job->token, ccc_buf_bytes(&out));
+        /* counted before anyone can GET the result (the queue lock) */
+        if (st == CCC_OK) {
+            host_metrics_job(h, secs);
+            if (rec->error != CCC_OK)
+                host_metrics_job_error(h, rec->error);
+        }
+        pthread_mutex_unlock(&h->queue_lock);
     }
     ccc_log(st == CCC_OK ? CCC_LOG_INFO : CCC_LOG_WARN,
             rec->error == CCC_OK ? CCC_EV_JOB_DONE : CCC_EV_JOB_FAILED, ccc_log_job(job->id),
@@ -191,9 +192,9 @@ static void fail_job(host_relay *r, const ccc_queue_job *job, ccc_status cls)
     ccc_job_state state = CCC_JOB_UNKNOWN;
     pthread_mutex_lock(&h->queue_lock);
     ccc_status st = ccc_queue_fail(h->queue, job->id, job->token, cls, &state);
-    pthread_mutex_unlock(&h->queue_lock);
     if (st == CCC_OK && state == CCC_JOB_DEAD)
         host_metrics_job_error(h, cls);
+    pthread_mutex_unlock(&h->queue_lock);
     ccc_log(CCC_LOG_WARN, state == CCC_JOB_DEAD ? CCC_EV_JOB_DEAD_LETTER : CCC_EV_JOB_FAILED,
             ccc_log_job(job->id), ccc_log_status(cls), ccc_log_count(CCC_F_ATTEMPT, job->attempt),
             CCC_LOG_END);
