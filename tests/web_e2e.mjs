@@ -70,6 +70,7 @@ writeFileSync(join(WORK, 'tiny.png'), png(8, 8, Buffer.alloc(8 * 8 * 3, 200)));
 // GET /v1/config it flips one byte of every attestation document.
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
 const host = new URL(URL0);
+let tamper = 'attestation'; // or 'receipt': flip a byte of the receipt in a done job
 const proxy = createServer((rq, rs) => {
   if (!rq.url.startsWith('/v1/')) {
     const name = rq.url === '/' ? 'index.html' : rq.url.slice(1);
@@ -83,7 +84,14 @@ const proxy = createServer((rq, rs) => {
     ur.on('data', (d) => parts.push(d));
     ur.on('end', () => {
       let body = Buffer.concat(parts);
-      if (rq.url === '/v1/config' && ur.statusCode === 200) {
+      if (tamper === 'receipt' && rq.url.startsWith('/v1/jobs/') && ur.statusCode === 200) {
+        const j = JSON.parse(body.toString());
+        if (j.status === 'done') {
+          const r = Buffer.from(j.receipt, 'base64'); r[r.length - 70] ^= 0x01; j.receipt = r.toString('base64');
+          body = Buffer.from(JSON.stringify(j));
+        }
+      }
+      if (tamper === 'attestation' && rq.url === '/v1/config' && ur.statusCode === 200) {
         const j = JSON.parse(body.toString());
         j.attestations = j.attestations.map((a) => { const d = Buffer.from(a, 'base64'); d[d.length - 5] ^= 0x01; return d.toString('base64'); });
         body = Buffer.from(JSON.stringify(j));
@@ -231,6 +239,27 @@ try {
   check(o.result && o.count === '0' && o.unit === 'cats', `coffee.png → "${o.count} ${o.unit}"${o.msg ? ` (${o.msg})` : ''}`);
   check(o.steps.receipt === 'done', 'no-cat receipt verified');
 
+  // 3b. A pinned PCR0 the enclave does not have → refused before sending.
+  await page.click('#trust-box summary');
+  await page.fill('#pin-pcr0', 'ab'.repeat(48));
+  await page.click('#pin-save');
+  await page.waitForSelector('#pin-msg.info');
+  let n0 = jobsPosted();
+  await dropFile(page, catPng, 'image/png');
+  o = await waitOutcome(page);
+  check(!o.result && o.steps.attest === 'failed' && /PCR0 is not the PCR0 you pinned/.test(o.msg) && jobsPosted() === n0, `a wrong pinned PCR0 is refused before sending: "${o.msg.slice(0, 80)}…"`);
+  await page.fill('#pin-pcr0', '');
+  await page.click('#pin-save');
+
+  // 3c. A policy older than one this browser accepted before → refused.
+  await page.evaluate(() => localStorage.setItem('ccc.policy-state.default', `ccc-policy-state 1\nversion 99\nsha256 ${'0'.repeat(64)}\n`));
+  n0 = jobsPosted();
+  await dropFile(page, catPng, 'image/png');
+  o = await waitOutcome(page);
+  check(!o.result && o.steps.policy === 'failed' && /older than version 99/.test(o.msg) && jobsPosted() === n0, `a policy older than one seen before is refused: "${o.msg.slice(0, 80)}…"`);
+  await page.screenshot({ path: join(SHOTS, 'refused-rollback-1280x800.png') });
+  await page.evaluate(() => localStorage.removeItem('ccc.policy-state.default'));
+
   // 4. A host serving a tampered attestation (proxy, baked anchors).
   const p2 = await ctx.newPage();
   watch(p2, 'proxy');
@@ -248,6 +277,13 @@ try {
   await p2.setViewportSize({ width: 390, height: 844 });
   await p2.evaluate(() => document.getElementById('job-msg').scrollIntoView({ block: 'center' }));
   await p2.screenshot({ path: join(SHOTS, 'refused-tampered-390x844.png') });
+  await p2.setViewportSize({ width: 1280, height: 800 });
+
+  // 5. A host returning a tampered receipt → the answer is not shown.
+  tamper = 'receipt';
+  await dropFile(p2, catPng, 'image/png');
+  o = await waitOutcome(p2);
+  check(!o.result && o.steps.receipt === 'failed' && o.steps.decrypt === 'done' && /receipt/.test(o.msg), `a tampered receipt is refused and no count is shown: "${o.msg.slice(0, 90)}…"`);
 } catch (e) {
   failed++;
   console.log(`FAIL ${e.stack || e}`);

@@ -248,6 +248,8 @@ async function handleFile(file) {
   const fileMsg = $('file-msg'), jobMsg = $('job-msg');
   fileMsg.hidden = true;
   jobMsg.hidden = true;
+  $('result').hidden = true; // a new photo clears the last result at once
+  $('empty').hidden = false;
   let photo;
   try {
     photo = await checkPhoto(file);
