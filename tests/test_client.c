@@ -992,11 +992,20 @@ static void trust_loading(void **state)
     assert_string_equal(cfg.step, "attestation");
     ccc_buf_wipe(&json);
     ccc_client_trust_wipe(&t);
-    /* the default state path follows XDG_CONFIG_HOME */
-    char sp[600];
+    /* the default state path follows XDG_CONFIG_HOME and names the policy key */
+    char sp[600], sp2[600];
     setenv("XDG_CONFIG_HOME", "/x/conf", 1);
-    assert_int_equal(ccc_client_default_state_path(sp, sizeof sp), CCC_OK);
-    assert_string_equal(sp, "/x/conf/ccc/policy-state");
+    assert_int_equal(ccc_client_default_state_path(&F.trust, sp, sizeof sp), CCC_OK);
+    assert_int_equal(strncmp(sp, "/x/conf/ccc/policy-state-", 25), 0);
+    assert_int_equal(strlen(sp), 25 + 16);
+    /* another policy key, another state: one signer's versions never
+     * refuse another's */
+    ccc_client_trust other = F.trust;
+    other.policy_pub = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(other.policy_pub);
+    assert_int_equal(ccc_client_default_state_path(&other, sp2, sizeof sp2), CCC_OK);
+    assert_string_not_equal(sp, sp2);
+    EVP_PKEY_free(other.policy_pub);
     unsetenv("XDG_CONFIG_HOME");
 }
 

@@ -325,12 +325,6 @@ int ccc_cmd_count(int argc, char **argv)
     }
     if (optind >= argc)
         return ccc_cli_usage_error(words, "expected at least one PHOTO");
-    if (!o.state) {
-        ccc_status st = ccc_client_default_state_path(state_path, sizeof state_path);
-        if (st != CCC_OK)
-            return ccc_cli_report(words, st);
-        o.state = state_path;
-    }
     if (o.save_dir && mkdir(o.save_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "ccc count: cannot create --save directory\n");
         return ccc_status_exit_code(CCC_ERR_IO);
@@ -346,6 +340,14 @@ int ccc_cmd_count(int argc, char **argv)
                         "--policy-pub, --kms-pub; `ccc up` writes them)\n");
         rc = ccc_cli_report(words, st);
         goto out;
+    }
+    if (!o.state) { /* per policy key: see ccc_client_default_state_path */
+        st = ccc_client_default_state_path(&trust, state_path, sizeof state_path);
+        if (st != CCC_OK) {
+            rc = ccc_cli_report(words, st);
+            goto out;
+        }
+        o.state = state_path;
     }
     st = ccc_client_http_new(o.server, &h);
     if (st != CCC_OK) {

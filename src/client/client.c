@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "cose/cose.h"
 #include "nsm/nsm.h"
@@ -86,15 +87,26 @@ ccc_status ccc_client_trust_load_dir(ccc_client_trust *t, const char *dir, const
                                  kms_pub ? kms_pub : k);
 }
 
-ccc_status ccc_client_default_state_path(char *out, size_t out_size)
+ccc_status ccc_client_default_state_path(const ccc_client_trust *trust, char *out,
+                                        size_t out_size)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
+    CCC_ENSURE(trust->policy_pub, CCC_ERR_USAGE, "no policy key loaded");
+    unsigned char *der = NULL;
+    int der_size = i2d_PUBKEY(trust->policy_pub, &der);
+    CCC_ENSURE(der_size > 0, CCC_ERR_CRYPTO, "cannot encode the policy key");
+    uint8_t digest[32];
+    ccc_status st = ccc_sha256(ccc_bytes_of(der, (size_t)der_size), digest);
+    OPENSSL_free(der);
+    CCC_GUARD(st);
+    char key_id[17];
+    ccc_hex_encode(digest, 8, key_id);
     int n;
     if (xdg && xdg[0] == '/')
-        n = snprintf(out, out_size, "%s/ccc/policy-state", xdg);
+        n = snprintf(out, out_size, "%s/ccc/policy-state-%s", xdg, key_id);
     else if (home && home[0])
-        n = snprintf(out, out_size, "%s/.config/ccc/policy-state", home);
+        n = snprintf(out, out_size, "%s/.config/ccc/policy-state-%s", home, key_id);
     else
         CCC_BAIL(CCC_ERR_NOT_FOUND, "neither XDG_CONFIG_HOME nor HOME is set (give --state)");
     CCC_ENSURE(n > 0 && (size_t)n < out_size, CCC_ERR_LIMIT, "state path too long");

@@ -145,9 +145,16 @@ CCC_MUST_USE ccc_status ccc_client_trust_load_dir(ccc_client_trust *t, const cha
                                                   const char *root, const char *policy_pub,
                                                   const char *kms_pub);
 
-/* ${XDG_CONFIG_HOME:-$HOME/.config}/ccc/policy-state into out (the
- * directory is not created here). CCC_ERR_NOT_FOUND without HOME. */
-CCC_MUST_USE ccc_status ccc_client_default_state_path(char *out, size_t out_size);
+/*
+ * ${XDG_CONFIG_HOME:-$HOME/.config}/ccc/policy-state-<K> into out, where K
+ * is the first 16 hex digits of SHA-256 of the policy key's
+ * SubjectPublicKeyInfo: anti-rollback is per policy signer, so two services
+ * (or a fresh `ccc up` data directory, with its own policy key) each start
+ * from their own version 1 without one refusing the other. The directory
+ * is not created here. CCC_ERR_NOT_FOUND without HOME.
+ */
+CCC_MUST_USE ccc_status ccc_client_default_state_path(const ccc_client_trust *trust, char *out,
+                                                      size_t out_size);
 
 /* ------------------------------------------------------------------------ */
 /* The §11 JSON documents (parsing only; nothing here is trusted)            */
