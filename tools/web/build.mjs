@@ -61,6 +61,7 @@ await build({
   entryPoints: [join(ROOT, 'web/src/app.js')],
   bundle: true, format: 'esm', target: ['chrome110'], minify: true, sourcemap: false,
   outfile: join(out, 'app.js'), plugins: [bakePlugin], legalComments: 'none', logLevel: 'warning',
+  external: ['node:crypto'], // only reached in Node 18 (bytes.js); browsers have globalThis.crypto
   nodePaths: [join(ROOT, 'tools/web/node_modules')],
 });
 mkdirSync(libOut, { recursive: true });

@@ -269,7 +269,7 @@ async function handleFile(file) {
     const out = await runJob({ photo: photo.bytes, anchors, storage: store, onStep });
     setProgress(STEPS.length, '');
     showResult(photo, out);
-    $('result').focus?.();
+    $('result').focus({ preventScroll: false });
   } catch (e) {
     const sent = SENT_AFTER.has(e.step);
     showMsg(jobMsg, `Stopped: ${e.message}. ${sent ? 'The photo had been sent encrypted; the answer is not shown because it did not verify.' : 'Nothing was sent to the service.'}`, false);

@@ -1,7 +1,11 @@
 // bytes.js — small byte helpers shared by every module (no dependencies).
-// Works the same in the browser and in Node (globalThis.crypto.subtle).
+// Works the same in the browser and in Node: WebCrypto is globalThis.crypto
+// (browsers, Node >= 19); Node 18 has it as require('node:crypto').webcrypto.
 
-export const subtle = globalThis.crypto.subtle;
+export const webcrypto = globalThis.crypto && globalThis.crypto.subtle
+  ? globalThis.crypto
+  : (await import('node:crypto')).webcrypto;
+export const subtle = webcrypto.subtle;
 
 const HEX = '0123456789abcdef';
 export function toHex(b) {

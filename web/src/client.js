@@ -10,7 +10,7 @@
 import { verifyAttestation } from './attest.js';
 import { CheckError, extendFromZero, parseReceipt, policyRollbackCheck, verifyKmsConfig, verifyPolicy, verifyReceipt } from './signed.js';
 import { AEAD_AES256GCM, decapsulateResponse, encapsulateRequest } from './ohttp.js';
-import { equal, fromB64, toHex } from './bytes.js';
+import { equal, fromB64, toHex, webcrypto } from './bytes.js';
 
 // [id, label, label when it failed]
 export const STEPS = [
@@ -89,7 +89,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function randomJobId() {
   const b = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(b);
+  webcrypto.getRandomValues(b);
   return toHex(b);
 }
 

@@ -14,9 +14,9 @@
 //      the caller with chainMatches().
 
 import * as x509 from '@peculiar/x509';
-import { equal, toHex } from './bytes.js';
+import { equal, sha256, toHex, webcrypto } from './bytes.js';
 
-x509.cryptoProvider.set(globalThis.crypto);
+x509.cryptoProvider.set(webcrypto);
 
 export const MAX_DEPTH = 8;
 const MAX_CERT_SIZE = 16 * 1024;
@@ -175,5 +175,5 @@ export function chainMatches(chain, leaf, given, root) {
 }
 
 export async function fingerprint(der) {
-  return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', der)));
+  return toHex(await sha256(der));
 }
