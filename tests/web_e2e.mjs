@@ -200,6 +200,9 @@ try {
   await page.click('#receipt-box summary');
   const fields = await page.$$eval('#receipt-fields dt', (d) => d.map((x) => x.textContent));
   check(['v', 'seq', 'pcrs', 'job_id', 'time_ms', 'model_sha256', 'answer_sha256', 'policy_sha256', 'request_sha256', 'attestation_sha256'].every((k) => fields.includes(k)), 'the receipt shows every field');
+  const jobId = await page.$$eval('#receipt-fields dt', (d) => { const t = d.find((x) => x.textContent === 'job_id'); return t ? t.nextElementSibling.textContent : ''; });
+  const gone = await fetch(`${URL0}/v1/jobs/${jobId}`);
+  check(/^[0-9a-f]{32}$/.test(jobId) && gone.status === 404, `the page fetched the result with ?delete=1: the host no longer holds job ${jobId.slice(0, 8)}… (${gone.status})`);
   const [dlR] = await Promise.all([page.waitForEvent('download'), page.click('#dl-receipt')]);
   await dlR.saveAs(join(WORK, 'receipt.cose'));
   const [dlA] = await Promise.all([page.waitForEvent('download'), page.click('#dl-attest')]);

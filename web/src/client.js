@@ -176,7 +176,8 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
     while (!done) {
       if (now() - t0 > MAX_WAIT_MS) throw new Error('no answer after 3 minutes');
       await sleep(pollMs);
-      const g = await getJson(fetchFn, `${baseUrl}/v1/jobs/${jobId}`, 'job status');
+      // ?delete=1: the host drops the (encrypted) result once it has handed it over.
+      const g = await getJson(fetchFn, `${baseUrl}/v1/jobs/${jobId}?delete=1`, 'job status');
       const b = g.body || {};
       if (g.status === 200 && (b.status === 'queued' || b.status === 'processing')) {
         if (b.status === 'processing' && !sawProcessing) { sawProcessing = true; ok('queued', `job ${jobId.slice(0, 8)}…`); go('processing', `attempt ${b.attempt || 1}`); }
