@@ -9,7 +9,7 @@
 //   --trust DIR  bake the anchors of a trust directory (root.pem,
 //                policy-pub.pem, kms-pub.pem; e.g. the local stack's
 //                ~/.local/share/ccc/local/trust) into the bundle
-//   --pcr0 HEX   bake an expected PCR0 as well
+//   --pcr0 HEX   bake an expected PCR0 as well (with --trust)
 //   --label TEXT name shown for the baked anchors
 //
 //   --lib-out D  where the Node bundle goes (default: build/web-lib)
@@ -43,6 +43,7 @@ if (trustDir) {
   baked.policyPub = read('policy-pub.pem');
   baked.kmsPub = read('kms-pub.pem');
 }
+if (pcr0 && !trustDir) { console.error('build.mjs: --pcr0 goes with --trust (pinned anchors replace baked ones as a whole)'); process.exit(2); }
 if (pcr0 && !/^[0-9a-f]{96}$/.test(pcr0)) { console.error('build.mjs: --pcr0 must be 96 lower-case hex digits'); process.exit(2); }
 
 // Replace web/src/trust-baked.js with the chosen anchors.
