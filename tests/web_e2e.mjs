@@ -255,13 +255,15 @@ try {
   await page.click('#pin-save');
 
   // 3c. A policy older than one this browser accepted before → refused.
-  await page.evaluate(() => localStorage.setItem('ccc.policy-state.default', `ccc-policy-state 1\nversion 99\nsha256 ${'0'.repeat(64)}\n`));
+  const stateKey = `ccc.policy-state.${fps[1].slice(0, 16)}`; // per policy key, as ccc count
+  check(await page.evaluate((k) => /^ccc-policy-state 1\nversion 1\nsha256 [0-9a-f]{64}\n$/.test(localStorage.getItem(k) || ''), stateKey), 'the browser keeps the accepted policy version per policy key');
+  await page.evaluate((k) => localStorage.setItem(k, `ccc-policy-state 1\nversion 99\nsha256 ${'0'.repeat(64)}\n`), stateKey);
   n0 = jobsPosted();
   await dropFile(page, catPng, 'image/png');
   o = await waitOutcome(page);
   check(!o.result && o.steps.policy === 'failed' && /older than version 99/.test(o.msg) && jobsPosted() === n0, `a policy older than one seen before is refused: "${o.msg.slice(0, 80)}…"`);
   await page.screenshot({ path: join(SHOTS, 'refused-rollback-1280x800.png') });
-  await page.evaluate(() => localStorage.removeItem('ccc.policy-state.default'));
+  await page.evaluate((k) => localStorage.removeItem(k), stateKey);
 
   // 4. A host serving a tampered attestation (proxy, baked anchors).
   const p2 = await ctx.newPage();

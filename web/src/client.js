@@ -127,7 +127,9 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
     go('policy', 'checking the policy signature');
     const policy = await verifyPolicy(policyBytes, anchors.policyKey);
     if (!equal(policy.sha256, kms.policySha256)) throw new Error('the policy is not the one the key service enforces (hash differs from the key configuration)');
-    const rb = policyRollbackCheck(storage, 'default', policy.version, policy.sha256);
+    // Per policy signer, like ccc count's policy-state-<K>: K = the first 16
+    // hex digits of SHA-256 of the policy key's SubjectPublicKeyInfo.
+    const rb = policyRollbackCheck(storage, anchors.fingerprints.policyPub.slice(0, 16), policy.version, policy.sha256);
     out.policy = policy;
     ok('policy', `signed by the pinned policy key, enforced by the key service${rb.previous !== null && rb.previous !== policy.version ? `; newer than v${rb.previous} seen before` : ''}`);
     onStep('policy', 'label', `Policy v${policy.version} verified`);
