@@ -120,7 +120,10 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
     ok('config', `${docs.length} enclave${docs.length > 1 ? 's' : ''} offered`);
 
     go('kms', 'checking the key configuration signature');
-    const kms = await verifyKmsConfig(kmsBytes, anchors.kmsKey);
+    const kms = await verifyKmsConfig(kmsBytes, anchors.kmsKey).catch((e) => {
+      if (e.kind === 'crypto') e.message += ` (anchors ${anchors.source}; if this service was set up anew, pin its new anchors)`;
+      throw e;
+    });
     out.kms = kms;
     ok('kms', `signed by the pinned key service key; key id ${kms.keys[0].keyId}`);
 
