@@ -1130,8 +1130,10 @@ static void serve_one(int c)
         snprintf(j, sizeof j, "{\"id\":\"%s\",\"status\":\"queued\"}", H.job_id);
         send_json(c, 202, j);
     } else if (strncmp(head, "GET /v1/jobs/", 13) == 0) {
-        char id[300] = {0};
-        sscanf(head + 13, "%255[^ ]", id);
+        char id[300] = {0}, query[64] = {0};
+        sscanf(head + 13, "%255[^ ?]%63[^ ]", id, query);
+        /* the client long-polls (a host without ?wait= answers at once) */
+        assert_string_equal(query, "?wait=2000");
         if (strcmp(id, H.job_id) != 0) {
             send_json(c, 404, "{\"error\":\"not_found\",\"message\":\"unknown job\"}");
         } else if (H.polls < 2) {

@@ -1293,6 +1293,42 @@ static void silent_enclave_times_out_then_retry(void **state)
     env_stop(&e);
 }
 
+static void *enclave_up_later(void *arg)
+{
+    sleep_ms(300);
+    env_enclave_up(arg);
+    return NULL;
+}
+
+/* GET ?wait=: one request that is answered when the result is stored. A host
+ * without long polls would answer "queued" (no enclave is there yet). */
+static void long_poll_answers_when_done(void **state)
+{
+    (void)state;
+    env e;
+    env_opts o = {.enclave_later = true};
+    env_start(&e, &o);
+    ccc_buf body;
+    submit(&e, "lp-1", 13, &body);
+    http_resp r;
+    http(&e, "GET", "/v1/jobs/lp-1?wait=0", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    json_t *j = json_of(&r);
+    assert_string_equal(jstr(j, "status"), "queued"); /* wait=0: at once */
+    json_decref(j);
+    resp_free(&r);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, enclave_up_later, &e), 0);
+    http(&e, "GET", "/v1/jobs/lp-1?wait=20000", NULL, ccc_bytes_of(NULL, 0), false, &r);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.status, 200);
+    j = json_of(&r);
+    assert_string_equal(jstr(j, "status"), "done");
+    json_decref(j);
+    resp_free(&r);
+    ccc_buf_wipe(&body);
+    env_stop(&e);
+}
+
 static void stop_requeues_the_job_in_flight(void **state)
 {
     (void)state;
@@ -1512,6 +1548,7 @@ int main(void)
         cmocka_unit_test(dropped_enclave_retried_exactly_once),
         cmocka_unit_test(transient_errors_dead_letter),
         cmocka_unit_test(silent_enclave_times_out_then_retry),
+        cmocka_unit_test(long_poll_answers_when_done),
         cmocka_unit_test(stop_requeues_the_job_in_flight),
         cmocka_unit_test(redis_queue_end_to_end),
         cmocka_unit_test(metrics_text),

@@ -80,6 +80,7 @@ int ccc_cmd_image_crop(int argc, char **argv);
 int ccc_cmd_model_sign(int argc, char **argv);
 int ccc_cmd_model_verify(int argc, char **argv);
 int ccc_cmd_up(int argc, char **argv);
+int ccc_cmd_bench_e2e(int argc, char **argv);
 int ccc_cmd_down(int argc, char **argv);
 int ccc_cmd_count(int argc, char **argv);
 

@@ -365,7 +365,8 @@ typedef void (*ccc_client_progress_fn)(void *arg, ccc_client_job_state state, ui
                                        uint64_t elapsed_ms);
 
 /*
- * Poll GET /v1/jobs/{id} with backoff (100 ms doubling to 1 s) until the
+ * Long-poll GET /v1/jobs/{id}?wait=2000 (the host answers as soon as the
+ * result is stored; without long polls, backoff 100 ms doubling to 1 s) until the
  * job is done or failed, or `deadline_ns` (CCC_ERR_IO "timed out waiting
  * for the job"). Connection failures and 5xx/429 answers are waited out.
  * Done: CCC_OK with `out` filled. Failed: the job's class, with

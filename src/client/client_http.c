@@ -21,6 +21,10 @@
 #define CONNECT_TIMEOUT_MS 5000L
 #define POLL_FIRST_MS 100u
 #define POLL_MAX_MS 1000u
+/* GET /v1/jobs/{id}?wait=: the host answers as soon as the result is stored
+ * (a long poll), or after this long with the job's state (for the progress
+ * line). A host without long polls answers at once; then we back off. */
+#define LONG_POLL_MS 2000u
 #define RETRY_AFTER_MAX_S 60u
 
 struct ccc_client_http {
@@ -301,10 +305,10 @@ ccc_status ccc_client_http_wait(ccc_client_http *h, const char *job_id, uint64_t
                                 ccc_client_progress_fn progress, void *arg,
                                 ccc_client_job_json *out, bool *job_failed)
 {
-    char path[CCC_RECEIPT_MAX_JOB_ID + 16];
+    char path[CCC_RECEIPT_MAX_JOB_ID + 32];
     *job_failed = false;
     CCC_ENSURE(ccc_client_job_id_ok(job_id), CCC_ERR_USAGE, "malformed job id");
-    int n = snprintf(path, sizeof path, "/v1/jobs/%s", job_id);
+    int n = snprintf(path, sizeof path, "/v1/jobs/%s?wait=%u", job_id, LONG_POLL_MS);
     CCC_ENSURE(n > 0 && (size_t)n < sizeof path, CCC_ERR_USAGE, "job id too long");
     ccc_buf body;
     ccc_buf_init(&body, CCC_CLIENT_MAX_JOB_JSON);
@@ -313,6 +317,8 @@ ccc_status ccc_client_http_wait(ccc_client_http *h, const char *job_id, uint64_t
     ccc_status st;
     for (;;) {
         long code = 0;
+        uint64_t asked = ccc_now_ns();
+        bool long_polled = false;
         st = http_do(h, path, NULL, deadline_ns, &body, &code, NULL);
         if (st == CCC_OK) {
             /* a job answer (200, or a failed job with its class's status) */
@@ -340,6 +346,8 @@ ccc_status ccc_client_http_wait(ccc_client_http *h, const char *job_id, uint64_t
                 last = out->state;
                 if (progress)
                     progress(arg, out->state, out->attempt, (ccc_now_ns() - start) / 1000000u);
+                /* the host held the answer: ask again at once */
+                long_polled = ccc_now_ns() - asked >= LONG_POLL_MS * 1000000ull / 2;
             } else if (code == 200) {
                 st = ccc_error_raise(CCC_ERR_PARSE, "job answer is malformed", false, 0, __FILE__,
                                      __LINE__);
@@ -361,6 +369,8 @@ ccc_status ccc_client_http_wait(ccc_client_http *h, const char *job_id, uint64_t
         } else if (st != CCC_ERR_IO) {
             break;
         }
+        if (long_polled && ccc_now_ns() < deadline_ns)
+            continue;
         if (!wait_before(deadline_ns, backoff)) {
             st = ccc_error_raise(CCC_ERR_IO, "timed out waiting for the job", false, 0, __FILE__,
                                  __LINE__);

@@ -63,6 +63,7 @@ ccc_status ccc_host_new(const ccc_host_config *cfg, ccc_host **out)
     pthread_mutex_init(&h->queue_lock, NULL);
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->wake, NULL);
+    pthread_cond_init(&h->done, NULL);
     ccc_buf_init(&h->policy, CCC_POLICY_MAX_BUNDLE_SIZE);
     for (size_t i = 0; i < CCC_HOST_MAX_ENCLAVES; i++)
         ccc_buf_init(&h->relays[i].doc, ccc_frame_type_max_size(CCC_FRAME_ATTEST_RESPONSE));
@@ -178,6 +179,11 @@ void ccc_host_stop(ccc_host *h)
 {
     if (!h || !h->running)
         return;
+    /* Waiting long-polls answer now, so the HTTP threads can end. */
+    atomic_store(&h->draining, true);
+    pthread_mutex_lock(&h->queue_lock);
+    pthread_cond_broadcast(&h->done);
+    pthread_mutex_unlock(&h->queue_lock);
     host_http_stop(h); /* no new jobs */
     atomic_store(&h->stopping, true);
     pthread_mutex_lock(&h->queue_lock);
@@ -219,6 +225,7 @@ void ccc_host_free(ccc_host *h)
     free(h->kms_config_path);
     free(h->static_dir);
     pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->done);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->queue_lock);
     free(h);

@@ -105,6 +105,9 @@
 #define CCC_HOST_MAX_ENCLAVES 16
 #define CCC_HOST_MAX_KEY_CONFIGS 4
 #define CCC_HOST_MAX_HEADER_VALUE 256
+/* GET /v1/jobs/{id}?wait=MS holds the answer up to this long while the job
+ * is queued or processing (a long poll; below the 30 s connection timeout). */
+#define CCC_HOST_MAX_WAIT_MS 20000
 #define CCC_HOST_DEDUP_MEMORY 16384
 /* Without a policy: 16 MiB bodies, 60 jobs a minute per client. */
 #define CCC_HOST_DEFAULT_MAX_BODY ((uint64_t)16 << 20)

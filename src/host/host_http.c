@@ -185,13 +185,58 @@ static ccc_status lookup_job(ccc_host *h, const char *id, bool delete_after, ccc
     return st;
 }
 
+/* Wait until a result is stored after `seq`, the host stops, or the wall
+ * clock reaches deadline_ms. */
+static void wait_for_result(ccc_host *h, uint64_t seq, uint64_t deadline_ms)
+{
+    pthread_mutex_lock(&h->queue_lock);
+    while (h->done_seq == seq && !atomic_load(&h->draining)) {
+        uint64_t now = ccc_wall_ms();
+        if (now >= deadline_ms)
+            break;
+        struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+        pthread_cond_timedwait(&h->done, &h->queue_lock, &ts);
+    }
+    pthread_mutex_unlock(&h->queue_lock);
+}
+
+/* ?wait=MS (0..CCC_HOST_MAX_WAIT_MS): a long poll. Anything else is 0. */
+static uint64_t wait_ms_arg(struct MHD_Connection *c)
+{
+    const char *w = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+    if (!w || !*w || strlen(w) > 6)
+        return 0;
+    uint64_t v = 0;
+    for (const char *p = w; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    return v > CCC_HOST_MAX_WAIT_MS ? CCC_HOST_MAX_WAIT_MS : v;
+}
+
 static enum MHD_Result get_job(ccc_host *h, struct MHD_Connection *c, http_req *rq)
 {
     const char *del = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "delete");
     bool delete_after = del && strcmp(del, "1") == 0;
+    uint64_t wait = wait_ms_arg(c), deadline = ccc_wall_ms() + wait;
     ccc_queue_info info;
     ccc_buf result;
-    ccc_status st = lookup_job(h, rq->id, delete_after, &info, &result);
+    ccc_status st;
+    for (;;) {
+        /* The sequence is read before the lookup: a result stored after
+         * the lookup changes it, so the wait below cannot miss it. */
+        pthread_mutex_lock(&h->queue_lock);
+        uint64_t seq = h->done_seq;
+        pthread_mutex_unlock(&h->queue_lock);
+        st = lookup_job(h, rq->id, delete_after, &info, &result);
+        bool waiting = st == CCC_OK &&
+                       (info.state == CCC_JOB_QUEUED || info.state == CCC_JOB_PROCESSING);
+        if (!waiting || wait == 0 || ccc_wall_ms() >= deadline || atomic_load(&h->draining))
+            break;
+        ccc_buf_wipe(&result);
+        wait_for_result(h, seq, deadline);
+    }
 
     enum MHD_Result r;
     bool gone = info.state == CCC_JOB_UNKNOWN || (info.state == CCC_JOB_DONE && result.size == 0);

@@ -63,6 +63,10 @@ struct ccc_host {
     pthread_mutex_t queue_lock;
     pthread_cond_t wake;
     uint64_t wake_seq;
+    /* a result was stored (done or failed): wakes GET /v1/jobs/{id}?wait= */
+    pthread_cond_t done;
+    uint64_t done_seq;
+    atomic_bool draining; /* stop: long-polls return at once */
 
     /* shared state (relays' readiness and documents, rate limits, dedup,
      * metrics) under `lock`. Lock order: `lock` may be taken while

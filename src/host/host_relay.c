@@ -175,6 +175,8 @@ static void store_result(host_relay *r, const ccc_queue_job *job, const ccc_host
             host_metrics_job(h, secs);
             if (rec->error != CCC_OK)
                 host_metrics_job_error(h, rec->error);
+            h->done_seq++;
+            pthread_cond_broadcast(&h->done);
         }
         pthread_mutex_unlock(&h->queue_lock);
     }
@@ -192,8 +194,11 @@ static void fail_job(host_relay *r, const ccc_queue_job *job, ccc_status cls)
     ccc_job_state state = CCC_JOB_UNKNOWN;
     pthread_mutex_lock(&h->queue_lock);
     ccc_status st = ccc_queue_fail(h->queue, job->id, job->token, cls, &state);
-    if (st == CCC_OK && state == CCC_JOB_DEAD)
+    if (st == CCC_OK && state == CCC_JOB_DEAD) {
         host_metrics_job_error(h, cls);
+        h->done_seq++;
+        pthread_cond_broadcast(&h->done);
+    }
     pthread_mutex_unlock(&h->queue_lock);
     ccc_log(CCC_LOG_WARN, state == CCC_JOB_DEAD ? CCC_EV_JOB_DEAD_LETTER : CCC_EV_JOB_FAILED,
             ccc_log_job(job->id), ccc_log_status(cls), ccc_log_count(CCC_F_ATTEMPT, job->attempt),
