@@ -356,9 +356,16 @@ int ccc_cmd_bench_e2e(int argc, char **argv)
     if (st != CCC_OK)
         return ccc_cli_report(words, st);
 
+    /* Bare detection first, before any stack runs on these cores. */
+    double bare_p50 = 0, bare_rate = 0;
+    if (st == CCC_OK) {
+        printf("bare detection (decode + detect, this process) ...\n");
+        fflush(stdout);
+        st = run_bare(&b, bare_runs, &bare_p50, &bare_rate);
+    }
     char tmp[] = "/tmp/ccc-bench-e2e.XXXXXX", url[64], trust[4200];
     bool own_stack = !b.server;
-    if (own_stack) {
+    if (st == CCC_OK && own_stack) {
         if (!data_dir && !mkdtemp(tmp))
             return ccc_cli_report(words, ccc_error_raise(CCC_ERR_IO, "mkdtemp failed", false, 0,
                                                          __FILE__, __LINE__));
@@ -399,12 +406,6 @@ int ccc_cmd_bench_e2e(int argc, char **argv)
         ccc_client_http_free(h);
         if (!own_stack)
             unlink(state);
-    }
-    double bare_p50 = 0, bare_rate = 0;
-    if (st == CCC_OK) {
-        printf("bare detection (decode + detect, this process) ...\n");
-        fflush(stdout);
-        st = run_bare(&b, bare_runs, &bare_p50, &bare_rate);
     }
     level_result results[MAX_LEVELS];
     b.latencies_ms = calloc(MAX_SAMPLES, sizeof *b.latencies_ms);
