@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The page in Chromium against the local stack (tests/web_e2e.mjs): starts
+# The page in Chromium against the local stack (tests/web_e2e.mjs), then its
+# job flow under Node with injected faults (tests/web_client.mjs): starts
 # `ccc up` on a loopback port with a temporary data directory, serving a
 # freshly built page without anchors (the test pins them in the page), and
 # a second build with the stack's anchors baked in for the test's tampering
@@ -50,5 +51,8 @@ CCC_SOURCE_DIR=$ROOT CCC_URL=http://127.0.0.1:$port CCC_TRUST=$DATA/trust CCC_BA
   CCC_HOST_LOG=$DATA/logs/host.log CCC_WORK=$WORK CCC_SHOTS=$ROOT/build/web-screenshots CCC_BIN=$CCC \
   node "$ROOT/tests/web_e2e.mjs"
 rc=$?
+# The same flow under Node with faults injected between page and host.
+CCC_URL=http://127.0.0.1:$port CCC_TRUST=$DATA/trust CCC_WEB_LIB=$WORK/lib/ccc-web.mjs CCC_WORK=$WORK \
+  node "$ROOT/tests/web_client.mjs" || rc=1
 [ $rc -eq 0 ] || { echo "--- host log (tail)"; tail -n 20 "$DATA/logs/host.log" 2>/dev/null; }
 exit $rc

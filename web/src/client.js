@@ -174,7 +174,7 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
     }
     if (!pb || pb.id !== jobId) throw new Error('the service answered with another job id');
     out.jobId = jobId;
-    ok('queued', `job ${jobId.slice(0, 8)}…`);
+    go('queued', `job ${jobId.slice(0, 8)}…, waiting for the enclave`);
 
     const t0 = now();
     let done = null, sawProcessing = false;
@@ -189,10 +189,13 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
         continue;
       }
       if (g.status === 200 && b.status === 'done') { done = b; break; }
-      if (b.status === 'failed') throw new Error(`the enclave refused the job: ${b.error || 'unknown class'}`);
+      if (b.status === 'failed') {
+        if (!sawProcessing) { ok('queued', `job ${jobId.slice(0, 8)}…`); go('processing', ''); }
+        throw new Error(`the enclave refused the job: ${b.error || 'unknown class'}`);
+      }
       throw new Error(`the service answered ${g.status} for the job${b.error ? ` (${b.error})` : ''}`);
     }
-    if (!sawProcessing) go('processing', '');
+    if (!sawProcessing) { ok('queued', `job ${jobId.slice(0, 8)}…`); go('processing', ''); }
     ok('processing', `${((now() - t0) / 1000).toFixed(1)} s`);
 
     go('decrypt', 'opening the answer');
