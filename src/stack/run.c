@@ -23,6 +23,11 @@
 #define RESTART_MIN_MS 500
 #define RESTART_MAX_MS 8000
 #define QUICK_DEATH_MS 10000 /* a child that dies sooner restarts slower */
+/* The simulated NSM's per-boot leaf certificate lives 3 hours (as AWS's),
+ * and the enclave's receipt-key document carries it: reboot the enclave
+ * before clients would refuse an expired chain. The host requeues a job in
+ * flight; the new boot gets a new key release and a new document. */
+#define ENCLAVE_REBOOT_MS (2ull * 3600 * 1000)
 
 typedef struct child {
     const char *name; /* "kms", "host", "enclave": also its log file name */
@@ -382,6 +387,13 @@ ccc_status ccc_stack_run(const ccc_stack_options *opts, void (*ready)(const char
             break;
         (void)reap(kids, true);
         uint64_t now = mono_ms();
+        child *enc = &kids[ENCLAVE];
+        if (enc->pid > 0 && now - enc->started_ms > ENCLAVE_REBOOT_MS) {
+            fprintf(stderr, "ccc up: rebooting the enclave before its attestation "
+                            "certificate expires\n");
+            kill(-enc->pid, SIGTERM);
+            enc->started_ms = now; /* once; reap restarts it when it exits */
+        }
         for (int i = 0; i < CHILD_COUNT; i++) {
             child *c = &kids[i];
             if (c->pid == 0 && c->restart_at_ms && now >= c->restart_at_ms) {

@@ -31,7 +31,8 @@
  * Supervision: each child runs in its own process group with its stderr in
  * logs/NAME.log; a child that exits is restarted (0.5 s, doubling to 8 s if
  * it keeps dying within 10 s of its start) — that is what brings a killed
- * enclave back. SIGINT/SIGTERM stop the host, then the enclave, then the
+ * enclave back. The enclave is also rebooted every 2 hours: the simulated
+ * NSM's per-boot certificate, in every document it signs, lives 3 hours. SIGINT/SIGTERM stop the host, then the enclave, then the
  * key service (SIGTERM, then SIGKILL after 5 s) and remove run/.
  *
  * Honest scope: everything here runs as one user on one machine; see
