@@ -266,6 +266,13 @@ async function handleFile(file) {
   try {
     await refreshAnchors();
     if (anchorError) throw new Error(anchorError);
+    if (anchors.source === 'none') {
+      showMsg(jobMsg, 'Not sent: no trust anchors. Pin the attestation root, the policy key and the key service key under “Trust anchors” first.', false);
+      $('trust-box').open = true;
+      $('trust-box').scrollIntoView({ block: 'nearest' });
+      photo.bitmap.close();
+      return;
+    }
     const out = await runJob({ photo: photo.bytes, anchors, storage: store, onStep });
     setProgress(STEPS.length, '');
     showResult(photo, out);
