@@ -7,4 +7,4 @@ FIX=${1:?usage: web_signed.sh <receipt_fixture>}
 DIR=$(mktemp -d /tmp/ccc-web-signed.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 "$FIX" "$DIR"
-exec "$ROOT/tests/web_node.sh" web_signed.mjs "$DIR"
+"$ROOT/tests/web_node.sh" web_signed.mjs "$DIR"
