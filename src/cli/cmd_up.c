@@ -50,8 +50,10 @@ static void notify_ready(const char *url, void *arg)
 
 static int run_detached(const char *words, const ccc_stack_options *opts)
 {
-    /* Prepare in the foreground so its messages and errors reach the user. */
-    ccc_status st = ccc_stack_prepare(opts);
+    /* Check and prepare in the foreground so errors reach the user. */
+    ccc_status st = ccc_stack_check_free(opts);
+    if (st == CCC_OK)
+        st = ccc_stack_prepare(opts);
     if (st != CCC_OK)
         return ccc_cli_report(words, st);
     char dir[CCC_STACK_PATH_MAX], log_path[CCC_STACK_PATH_MAX + 16];

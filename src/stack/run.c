@@ -421,6 +421,22 @@ out:
     return st;
 }
 
+ccc_status ccc_stack_check_free(const ccc_stack_options *opts)
+{
+    ccc_stack_paths *p = calloc(1, sizeof *p);
+    CCC_ENSURE(p, CCC_ERR_NOMEM, "out of memory");
+    int fd = -1;
+    ccc_status st = ccc_stack_paths_init(opts, p);
+    if (st == CCC_OK)
+        st = ccc_stack_make_dirs(p);
+    if (st == CCC_OK)
+        st = take_lock(p, &fd); /* released at once: only a probe */
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    return st;
+}
+
 ccc_status ccc_stack_down(const char *dir, unsigned timeout_s, bool *was_running)
 {
     *was_running = false;

@@ -88,6 +88,11 @@ CCC_MUST_USE ccc_status ccc_stack_prepare(const ccc_stack_options *opts);
 CCC_MUST_USE ccc_status ccc_stack_run(const ccc_stack_options *opts,
                                       void (*ready)(const char *url, void *arg), void *arg);
 
+/* CCC_OK if no stack runs in the options' directory now (CCC_ERR_BUSY if
+ * one does): a probe for `ccc up --detach`, which must say so before it
+ * forks. */
+CCC_MUST_USE ccc_status ccc_stack_check_free(const ccc_stack_options *opts);
+
 /*
  * Stop the stack running in `dir` (NULL: default) and wait for it to exit
  * (up to timeout_s). *was_running tells whether there was one.
