@@ -6,8 +6,8 @@
 //   2. the chain is built leaf → issuer by name (and authority/subject key
 //      id when both are present), the pinned root first at every step, then
 //      the bundle; no issuer → untrusted root;
-//   3. RFC 5280 §4.2.1.9: every issuer is a CA (basicConstraints cA), path
-//      length constraints hold;
+//   3. no critical extension OpenSSL does not handle; RFC 5280 §4.2.1.9:
+//      every issuer is a CA (basicConstraints cA), path length constraints hold;
 //   4. from the root down: keyCertSign on the issuer, the signature, then
 //      the validity period at the verification time (RFC 5280 §6.1.3 (a)(2));
 //   5. the built chain is exactly the bundle (root-side order) — checked by
@@ -55,12 +55,23 @@ export function parseCert(der) {
     c.ku = ku ? ku.usages : null;
     c.ski = ski ? ski.keyId : null;
     c.aki = aki && aki.keyId ? aki.keyId : null;
+    c.unknownCritical = c.extensions.some((e) => e.critical && !HANDLED_EXTENSIONS.has(e.type));
     if (!(c.notBefore instanceof Date) || isNaN(c.notBefore) || !(c.notAfter instanceof Date) || isNaN(c.notAfter)) return null;
     return c;
   } catch {
     return null;
   }
 }
+
+// X509_supported_extension (OpenSSL 3.0 v3_purp.c): a critical extension
+// outside this list makes the certificate unusable (RFC 5280 §4.2: "A
+// certificate-using system MUST reject the certificate if it encounters a
+// critical extension it does not recognize").
+const HANDLED_EXTENSIONS = new Set([
+  '2.16.840.1.113730.1.1', '2.5.29.15', '2.5.29.17', '2.5.29.19', '2.5.29.32', '2.5.29.37',
+  '1.3.6.1.5.5.7.1.14', '1.3.6.1.5.5.7.1.7', '1.3.6.1.5.5.7.1.8', '2.5.29.30', '2.5.29.33',
+  '2.5.29.36', '2.5.29.54', '1.3.6.1.5.5.7.1.24',
+]);
 
 const selfIssued = (c) => equal(c.subjectDer, c.issuerDer);
 
@@ -137,6 +148,7 @@ export async function chainVerify(root, leafDer, bundleDers, atSec) {
   let plen = 0;
   for (let i = 0; i < chain.length; i++) {
     const c = chain[i];
+    if (c.unknownCritical) throw new ChainError('invalid', 'certificate chain refused, chain depth', i);
     if (i > 0 && !isCa(c)) throw new ChainError('not_ca', 'issuer is not a CA, chain depth', i);
     if (i > 1 && c.bc && c.bc.pathLength !== undefined && plen > c.bc.pathLength + 1)
       throw new ChainError('path_length', 'issuer path length constraint exceeded, chain depth', i);
