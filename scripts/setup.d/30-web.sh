@@ -6,7 +6,8 @@
 #
 # Idempotent: installs Chromium only when missing; rebuilding the bundle
 # downloads nothing (about a second). When the local stack's trust
-# directory exists (${CCC_DATA_DIR:-~/.local/share/ccc/local}/trust), its
+# directory exists (${CCC_STACK_DIR:-~/.local/share/ccc/stack}/trust; `ccc up` also bakes them
+# into the copy it serves), its
 # anchors are baked into the bundle; otherwise the user pins them in the page.
 set -euo pipefail
 ROOT=${CCC_ROOT:?run from scripts/setup}
@@ -25,7 +26,7 @@ if [ ! -f "$ROOT/tools/web/node_modules/esbuild/package.json" ]; then
   echo "30-web.sh: tools/web/node_modules is missing (scripts/setup runs npm ci first)" >&2
   exit 1
 fi
-DATA=${CCC_DATA_DIR:-$HOME/.local/share/ccc/local}
+DATA=${CCC_STACK_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/ccc/stack}
 if [ -f "$DATA/trust/root.pem" ] && [ -f "$DATA/trust/policy-pub.pem" ] && [ -f "$DATA/trust/kms-pub.pem" ]; then
   node "$ROOT/tools/web/build.mjs" --out "$ROOT/build/web" --trust "$DATA/trust" --label "local stack"
 else

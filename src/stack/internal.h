@@ -33,7 +33,9 @@ CCC_MUST_USE ccc_status ccc_stack_paths_init(const ccc_stack_options *opts, ccc_
 CCC_MUST_USE ccc_status ccc_stack_model_manifest_hash(const char *model_dir, uint8_t out[32]);
 /* DIR and its subdirectories (mode 0700). */
 CCC_MUST_USE ccc_status ccc_stack_make_dirs(const ccc_stack_paths *p);
-/* Everything ccc_stack_prepare does, with the paths resolved. */
-CCC_MUST_USE ccc_status ccc_stack_prepare_paths(const ccc_stack_paths *p);
+/* Everything ccc_stack_prepare does, with the paths resolved; with `page`
+ * also build the page with the anchors baked in (and serve that, unless a
+ * --static directory was given). */
+CCC_MUST_USE ccc_status ccc_stack_prepare_paths(ccc_stack_paths *p, bool page);
 
 #endif

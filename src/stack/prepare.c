@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -295,6 +297,41 @@ ccc_status ccc_stack_paths_init(const ccc_stack_options *opts, ccc_stack_paths *
     return CCC_OK;
 }
 
+/* The page with this stack's three anchors baked in, built into DIR/web
+ * (tools/web/build.mjs, about 0.4 s). A page served by the host is only as
+ * trustworthy as the host (docs/browser.md); baking the anchors saves the
+ * local user from pinning them by hand. Quietly skipped without Node or the
+ * web tools: then the repository's build/web (no anchors) is served. */
+static void build_page(ccc_stack_paths *p)
+{
+    char script[CCC_STACK_PATH_MAX], trust[CCC_STACK_PATH_MAX], out[CCC_STACK_PATH_MAX];
+    if (ccc_stack_path(script, CCC_SOURCE_DIR, "tools/web/build.mjs") != CCC_OK ||
+        ccc_stack_path(trust, p->dir, "trust") != CCC_OK ||
+        ccc_stack_path(out, p->dir, "web") != CCC_OK || !ccc_stack_exists(script) ||
+        !ccc_stack_exists(CCC_SOURCE_DIR "/tools/web/node_modules"))
+        return;
+    pid_t pid = fork();
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_WRONLY);
+        if (null_fd >= 0) {
+            dup2(null_fd, 1);
+            dup2(null_fd, 2);
+        }
+        execlp("node", "node", script, "--trust", trust, "--out", out, "--label", "local stack",
+               (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    char index[CCC_STACK_PATH_MAX];
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        ccc_stack_path(index, out, "index.html") == CCC_OK && ccc_stack_exists(index))
+        memcpy(p->static_dir, out, sizeof out);
+}
+
 ccc_status ccc_stack_make_dirs(const ccc_stack_paths *p)
 {
     CCC_GUARD(make_root(p->dir));
@@ -304,7 +341,7 @@ ccc_status ccc_stack_make_dirs(const ccc_stack_paths *p)
     return CCC_OK;
 }
 
-ccc_status ccc_stack_prepare_paths(const ccc_stack_paths *p)
+ccc_status ccc_stack_prepare_paths(ccc_stack_paths *p, bool page)
 {
     CCC_GUARD(ccc_stack_make_dirs(p));
     CCC_GUARD(prepare_nsm(p->dir));
@@ -316,6 +353,8 @@ ccc_status ccc_stack_prepare_paths(const ccc_stack_paths *p)
     CCC_GUARD(copy_file(p->root, to));
     CCC_GUARD(ccc_stack_path(to, p->dir, "trust/policy-pub.pem"));
     CCC_GUARD(copy_file(p->policy_pub, to));
+    if (page)
+        build_page(p);
     return CCC_OK;
 }
 
@@ -327,7 +366,7 @@ ccc_status ccc_stack_prepare(const ccc_stack_options *opts)
     if (st == CCC_OK)
         st = ccc_stack_model_manifest_hash(p->model_dir, p->manifest_sha256);
     if (st == CCC_OK)
-        st = ccc_stack_prepare_paths(p);
+        st = ccc_stack_prepare_paths(p, false);
     free(p);
     return st;
 }

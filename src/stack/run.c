@@ -329,7 +329,7 @@ ccc_status ccc_stack_run(const ccc_stack_options *opts, void (*ready)(const char
     CCC_TRY(ccc_stack_model_manifest_hash(p->model_dir, p->manifest_sha256));
     CCC_TRY(ccc_stack_make_dirs(p));
     CCC_TRY(take_lock(p, &lock_fd));
-    CCC_TRY(ccc_stack_prepare_paths(p));
+    CCC_TRY(ccc_stack_prepare_paths(p, !opts->static_dir));
     unlink(p->kms_sock);
     unlink(p->enclave_sock);
     char pid_text[32], url[64];

@@ -18,6 +18,8 @@
  *   kms/         the key service's store and its published config.cose
  *   trust/       root.pem, policy-pub.pem, kms-pub.pem: the three anchors
  *                a client pins (docs/protocol.md §12)
+ *   web/         the browser page with those anchors baked in (when Node
+ *                and tools/web are installed), served at the URL
  *   queue.db     the SQLite queue (unless --queue says otherwise)
  *   run/         sockets, up.pid, url
  *   logs/        kms.log, enclave.log, host.log (each process's stderr)

@@ -8,7 +8,7 @@
 //                names [A-Za-z0-9._-]+ only)
 //   --trust DIR  bake the anchors of a trust directory (root.pem,
 //                policy-pub.pem, kms-pub.pem; e.g. the local stack's
-//                ~/.local/share/ccc/local/trust) into the bundle
+//                ~/.local/share/ccc/stack/trust) into the bundle
 //   --pcr0 HEX   bake an expected PCR0 as well (with --trust)
 //   --label TEXT name shown for the baked anchors
 //
