@@ -1,5 +1,6 @@
 /* base: reader bounds, capped buffers, errors, secrets, hex, files. */
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -211,6 +212,32 @@ static void file_write_then_read_with_cap(void **state)
     ccc_buf_wipe(&b);
 }
 
+static void mkdir_p_makes_parents(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/ccc-test-mkdir-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char deep[256], file[256], below_file[300];
+    snprintf(deep, sizeof deep, "%s/a/b/c", root);
+    assert_int_equal(ccc_mkdir_p(deep, 0700), CCC_OK);
+    struct stat st;
+    assert_int_equal(stat(deep, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(ccc_mkdir_p(deep, 0700), CCC_OK); /* again: fine */
+    snprintf(file, sizeof file, "%s/f", root);
+    assert_int_equal(ccc_file_write(file, "x", 1), CCC_OK);
+    snprintf(below_file, sizeof below_file, "%s/g", file);
+    assert_int_equal(ccc_mkdir_p(below_file, 0700), CCC_ERR_IO); /* a file in the way */
+    assert_int_equal(ccc_mkdir_p("", 0700), CCC_ERR_LIMIT);
+    unlink(file);
+    char rm[300];
+    snprintf(rm, sizeof rm, "%s/a/b/c", root), rmdir(rm);
+    snprintf(rm, sizeof rm, "%s/a/b", root), rmdir(rm);
+    snprintf(rm, sizeof rm, "%s/a", root), rmdir(rm);
+    rmdir(root);
+}
+
 static void harden_disables_core_dumps(void **state)
 {
     (void)state;
@@ -232,6 +259,7 @@ int main(void)
         cmocka_unit_test(errors_carry_class_detail_and_location),
         cmocka_unit_test(hex_round_trip_and_errors),
         cmocka_unit_test(file_write_then_read_with_cap),
+        cmocka_unit_test(mkdir_p_makes_parents),
         cmocka_unit_test(harden_disables_core_dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,6 +253,9 @@ CCC_MUST_USE ccc_status ccc_hex_decode(const char *hex, uint8_t *out,
 CCC_MUST_USE ccc_status ccc_file_read(const char *path, ccc_buf *out);
 /* Write all `size` bytes to a descriptor, retrying short writes and EINTR. */
 CCC_MUST_USE ccc_status ccc_fd_write_all(int fd, const void *data, size_t size);
+/* mkdir -p: create `path` and any missing parents (new ones with `mode`).
+ * CCC_ERR_LIMIT for a path over 4095 bytes, CCC_ERR_IO if one cannot be made. */
+CCC_MUST_USE ccc_status ccc_mkdir_p(const char *path, unsigned mode);
 /* Write `size` bytes to `path` atomically (temp file + rename), mode 0600. */
 CCC_MUST_USE ccc_status ccc_file_write(const char *path, const void *data,
                                        size_t size);

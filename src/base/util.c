@@ -133,3 +133,22 @@ uint64_t ccc_now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+ccc_status ccc_mkdir_p(const char *path, unsigned mode)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    CCC_ENSURE(n > 0 && n < sizeof tmp, CCC_ERR_LIMIT, "directory path too long");
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+            CCC_BAIL(CCC_ERR_IO, "cannot create a directory");
+        *p = '/';
+    }
+    if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+        CCC_BAIL(CCC_ERR_IO, "cannot create a directory");
+    return CCC_OK;
+}

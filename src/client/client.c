@@ -124,17 +124,7 @@ static ccc_status make_parent_dirs(const char *path)
     if (!slash || slash == tmp)
         return CCC_OK;
     *slash = '\0';
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            CCC_BAIL(CCC_ERR_IO, "cannot create the state file's directory");
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        CCC_BAIL(CCC_ERR_IO, "cannot create the state file's directory");
-    return CCC_OK;
+    return ccc_mkdir_p(tmp, 0700);
 }
 
 /* ------------------------------------------------------------------------ */

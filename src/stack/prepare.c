@@ -64,25 +64,6 @@ static ccc_status make_dir(const char *dir, const char *name)
     return CCC_OK;
 }
 
-/* mkdir -p DIR itself (its parents may be missing: ~/.local/share/ccc). */
-static ccc_status make_root(const char *dir)
-{
-    char path[CCC_STACK_PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s", dir);
-    CCC_ENSURE(n > 0 && (size_t)n < sizeof path, CCC_ERR_LIMIT, "path too long");
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            CCC_BAIL(CCC_ERR_IO, "cannot create the data directory");
-        *p = '/';
-    }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        CCC_BAIL(CCC_ERR_IO, "cannot create the data directory");
-    return CCC_OK;
-}
-
 static ccc_status copy_file(const char *from, const char *to)
 {
     ccc_buf b;
@@ -334,7 +315,7 @@ static void build_page(ccc_stack_paths *p)
 
 ccc_status ccc_stack_make_dirs(const ccc_stack_paths *p)
 {
-    CCC_GUARD(make_root(p->dir));
+    CCC_GUARD(ccc_mkdir_p(p->dir, 0700));
     static const char *const subdirs[] = {"policy", "trust", "run", "logs"};
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++)
         CCC_GUARD(make_dir(p->dir, subdirs[i]));
