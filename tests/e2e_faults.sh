@@ -46,11 +46,16 @@ for p in "$CROP" "$SAMPLES/coffee.png" "$SAMPLES/rocket.jpg"; do
   pids+=($!)
 done
 wait_for 30 at_least queued 2
+wait_for 30 at_least processing 1    # one job is in the (stopped) enclave's hands
 kill -9 "$(host_pid)"
 kill -CONT "$e"
 ok=0
 for pid in "${pids[@]}"; do wait "$pid" && ok=$((ok + 1)); done
 expect "host killed with 3 jobs in flight: all 3 complete" 0 "^3$" -- echo "$ok"
+# The enclave finished the job the dead host had handed it; the new host's
+# redelivery got that answer again rather than a replay refusal.
+expect "  the job the dead host handed over was answered again, not refused" 0 "job_resent" -- \
+  grep -h '"event":"job_resent"' "$STACK_DIR/logs/enclave.log"
 cat "$WORK"/2.*.out | sed 's/^/    /'
 
 # --- 3. key service down ----------------------------------------------------
@@ -87,5 +92,10 @@ expect "the key service refuses the enclave: reason pcrs" 0 'key_refused' -- \
 expect "  and no enclave becomes ready" 0 "503" -- \
   curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$URL/healthz"
 cp "$WORK/good-policy.cbor" "$POLICY"
+
+# Stopped and continued (section 2), the enclave must not trip its own
+# seccomp filter (SIGSYS: exit status 128 + 31).
+expect "no enclave was killed by its sandbox" 1 "" -- \
+  grep -E 'status 159|signal 31' "$STACK_DIR/logs/up.log"
 
 [ "$fails" -eq 0 ]

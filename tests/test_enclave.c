@@ -395,9 +395,22 @@ static void failures_then_good_jobs(void **state)
     ccc_enclave_result_init(&r);
     assert_int_equal(
         ccc_enclave_process_job(F.e, "replay-1", 8, ccc_buf_bytes(&enc), now_ms(), &r), CCC_OK);
-    ccc_enclave_result_wipe(&r);
     ccc_ohttp_ctx_wipe(&c);
-    bad_job("replay-1", 8, ccc_buf_bytes(&enc), CCC_ERR_REPLAY);
+    /* A redelivery (same id, same ciphertext): the kept answer and receipt,
+     * byte for byte, without a second run or receipt. */
+    uint64_t done = ccc_enclave_jobs_done(F.e);
+    ccc_enclave_result again;
+    ccc_enclave_result_init(&again);
+    assert_int_equal(
+        ccc_enclave_process_job(F.e, "replay-1", 8, ccc_buf_bytes(&enc), now_ms(), &again),
+        CCC_OK);
+    assert_int_equal(again.response.size, r.response.size);
+    assert_memory_equal(again.response.data, r.response.data, r.response.size);
+    assert_int_equal(again.receipt.size, r.receipt.size);
+    assert_memory_equal(again.receipt.data, r.receipt.data, r.receipt.size);
+    assert_int_equal(ccc_enclave_jobs_done(F.e), done);
+    ccc_enclave_result_wipe(&again);
+    ccc_enclave_result_wipe(&r);
     bad_job("replay-2", 8, ccc_buf_bytes(&enc), CCC_ERR_REPLAY);
     ccc_buf enc2;
     encapsulate(&c, &F.gk, ccc_buf_bytes(&crop), &enc2);
@@ -744,6 +757,9 @@ static void frames_served(void **state)
     assert_int_equal(ccc_frame_write(fd, CCC_FRAME_JOB_REQUEST, ccc_buf_bytes(&req)), CCC_OK);
     assert_int_equal(ccc_frame_read(fd, &type, &body), CCC_OK);
     assert_int_equal(type, CCC_FRAME_JOB_RESULT);
+    ccc_buf first; /* the whole job_result, to compare with a redelivery's */
+    ccc_buf_init(&first, body.size);
+    assert_int_equal(ccc_buf_append(&first, body.data, body.size), CCC_OK);
     ccc_cbor_doc doc;
     ccc_cbor_doc_init(&doc);
     assert_int_equal(ccc_cbor_decode(&doc, ccc_buf_bytes(&body), NULL, CCC_CBOR_CANONICAL), CCC_OK);
@@ -768,13 +784,25 @@ static void frames_served(void **state)
     ccc_cbor_doc_wipe(&doc);
     ccc_ohttp_ctx_wipe(&c);
 
-    /* the same request again -> job_error "replay"; the connection lives */
+    /* the same request again (a redelivery) -> the same job_result, byte
+     * for byte */
+    assert_int_equal(ccc_frame_write(fd, CCC_FRAME_JOB_REQUEST, ccc_buf_bytes(&req)), CCC_OK);
+    assert_int_equal(ccc_frame_read(fd, &type, &body), CCC_OK);
+    assert_int_equal(type, CCC_FRAME_JOB_RESULT);
+    assert_int_equal(body.size, first.size);
+    assert_memory_equal(body.data, first.data, first.size);
+    ccc_buf_wipe(&first);
+    /* the same ciphertext under another job id -> job_error "replay"; the
+     * connection lives */
+    ccc_buf_reset(&req);
+    assert_int_equal(ccc_enclave_job_request_encode("frame-2", 7, ccc_buf_bytes(&enc), &req),
+                     CCC_OK);
     assert_int_equal(ccc_frame_write(fd, CCC_FRAME_JOB_REQUEST, ccc_buf_bytes(&req)), CCC_OK);
     assert_int_equal(ccc_frame_read(fd, &type, &body), CCC_OK);
     assert_int_equal(type, CCC_FRAME_JOB_ERROR);
     static const uint8_t want_err[] = {0xa2, 0x65, 'c', 'l', 'a', 's', 's', 0x66, 'r', 'e',
                                        'p',  'l',  'a', 'y', 0x66, 'j', 'o', 'b', '_', 'i',
-                                       'd',  0x67, 'f', 'r', 'a', 'm', 'e', '-', '1'};
+                                       'd',  0x67, 'f', 'r', 'a', 'm', 'e', '-', '2'};
     assert_int_equal(body.size, sizeof want_err);
     assert_memory_equal(body.data, want_err, sizeof want_err);
     assert_int_equal(ccc_frame_write(fd, CCC_FRAME_PING, ccc_bytes_of("", 0)), CCC_OK);

@@ -23,6 +23,17 @@ typedef struct replay_entry {
     uint8_t request[32];
 } replay_entry;
 
+/* The answer of a recently completed job, kept to answer a redelivery of
+ * exactly that job (same id AND same ciphertext) with the same bytes. Both
+ * are public: ciphertext to the client and the signed receipt. */
+typedef struct sent_entry {
+    uint8_t job[32];
+    uint8_t request[32];
+    ccc_buf response;
+    ccc_buf receipt;
+    bool used;
+} sent_entry;
+
 struct ccc_enclave {
     ccc_detect_model *model;
     double threshold;
@@ -41,6 +52,10 @@ struct ccc_enclave {
     size_t replay_capacity;
     size_t replay_count;
     size_t replay_next;
+    sent_entry sent[CCC_ENCLAVE_RESEND_CAPACITY]; /* ring: the last answers */
+    size_t sent_next;
+    size_t sent_capacity; /* min(RESEND_CAPACITY, replay_capacity): never
+                             longer than the replay window */
 };
 
 static void wipe_keys(ccc_enclave *e)
@@ -69,6 +84,13 @@ ccc_status ccc_enclave_new(const ccc_enclave_config *cfg, ccc_enclave **out)
     CCC_CHECK(e->replay_capacity <= (1u << 20), CCC_ERR_USAGE, "enclave: replay table too large");
     e->replay = calloc(e->replay_capacity, sizeof *e->replay);
     CCC_CHECK(e->replay != NULL, CCC_ERR_NOMEM, "enclave: out of memory");
+    e->sent_capacity = e->replay_capacity < CCC_ENCLAVE_RESEND_CAPACITY
+                           ? e->replay_capacity
+                           : CCC_ENCLAVE_RESEND_CAPACITY;
+    for (size_t i = 0; i < CCC_ENCLAVE_RESEND_CAPACITY; i++) {
+        ccc_buf_init(&e->sent[i].response, CCC_ENCLAVE_MAX_RESPONSE_SIZE);
+        ccc_buf_init(&e->sent[i].receipt, CCC_RECEIPT_MAX_SIZE);
+    }
     e->policy = *cfg->policy;
     CCC_TRY(ccc_policy_check(&e->policy));
     memcpy(e->policy_sha256, cfg->policy_sha256, 32);
@@ -109,6 +131,10 @@ void ccc_enclave_free(ccc_enclave *e)
     EVP_PKEY_free(e->receipt_key);
     ccc_detect_model_free(e->model);
     free(e->replay);
+    for (size_t i = 0; i < CCC_ENCLAVE_RESEND_CAPACITY; i++) {
+        ccc_buf_wipe(&e->sent[i].response);
+        ccc_buf_wipe(&e->sent[i].receipt);
+    }
     ccc_buf_wipe(&e->doc);
     ccc_secret_free(e, sizeof *e);
 }
@@ -222,6 +248,31 @@ static void replay_record(ccc_enclave *e, const uint8_t job[32], const uint8_t r
         e->replay_count++;
 }
 
+/* The kept answer of exactly this job (id and ciphertext), or NULL. */
+static const sent_entry *sent_find(const ccc_enclave *e, const uint8_t job[32],
+                                   const uint8_t req[32])
+{
+    for (size_t i = 0; i < CCC_ENCLAVE_RESEND_CAPACITY; i++) {
+        const sent_entry *s = &e->sent[i];
+        if (s->used && memcmp(s->job, job, 32) == 0 && memcmp(s->request, req, 32) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void sent_keep(ccc_enclave *e, const uint8_t job[32], const uint8_t req[32],
+                      const ccc_enclave_result *out)
+{
+    sent_entry *s = &e->sent[e->sent_next];
+    e->sent_next = (e->sent_next + 1) % e->sent_capacity;
+    ccc_buf_reset(&s->response);
+    ccc_buf_reset(&s->receipt);
+    s->used = ccc_buf_append(&s->response, out->response.data, out->response.size) == CCC_OK &&
+              ccc_buf_append(&s->receipt, out->receipt.data, out->receipt.size) == CCC_OK;
+    memcpy(s->job, job, 32);
+    memcpy(s->request, req, 32);
+}
+
 /* The detector's cats as the egress guard takes them (normalised boxes). */
 static ccc_status build_answer(const ccc_enclave *e, const ccc_detect_result *r,
                                const ccc_image *img, ccc_buf *answer)
@@ -268,6 +319,7 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     ccc_detect_result det;
     memset(&det, 0, sizeof det);
     uint8_t job_hash[32], req_hash[32];
+    bool resent = false; /* answered from the kept answers */
     ccc_receipt r;
     ccc_receipt_init(&r);
     char log_id[CCC_ENCLAVE_MAX_JOB_ID + 1] = "";
@@ -288,6 +340,16 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     CCC_TRY(ccc_receipt_sha256(ccc_bytes_of(job_id, job_id_size), job_hash));
     CCC_TRY(ccc_receipt_sha256(enc_request, req_hash));
     bool by_job = false;
+    const sent_entry *again = sent_find(e, job_hash, req_hash);
+    if (again) {
+        /* A redelivery (the host lost our answer: it died, or the
+         * connection did, after the job reached us): the same bytes again,
+         * no second run, no second receipt. */
+        CCC_TRY(ccc_buf_append(&out->response, again->response.data, again->response.size));
+        CCC_TRY(ccc_buf_append(&out->receipt, again->receipt.data, again->receipt.size));
+        resent = true;
+        goto out;
+    }
     if (replay_seen(e, job_hash, req_hash, &by_job)) {
         if (by_job)
             CCC_FAIL(CCC_ERR_REPLAY, "enclave: job id already completed");
@@ -333,6 +395,7 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     CCC_TRY(ccc_receipt_sign(&r, e->receipt_key, &out->receipt));
     e->seq++;
     replay_record(e, job_hash, req_hash);
+    sent_keep(e, job_hash, req_hash, out);
 out:
     ccc_ohttp_ctx_wipe(&ctx);
     ccc_buf_wipe(&plain);
@@ -342,7 +405,10 @@ out:
     ccc_wipe(&det, sizeof det);
     ccc_wipe(&r, sizeof r);
     double ms = (double)(ccc_now_ns() - t0) / 1e6;
-    if (st == CCC_OK) {
+    if (st == CCC_OK && resent) {
+        ccc_log(CCC_LOG_INFO, CCC_EV_JOB_RESENT, ccc_log_job(log_id),
+                ccc_log_size(CCC_F_BYTES_IN, enc_request.size), CCC_LOG_END);
+    } else if (st == CCC_OK) {
         ccc_log(CCC_LOG_INFO, CCC_EV_JOB_DONE, ccc_log_job(log_id),
                 ccc_log_size(CCC_F_BYTES_IN, enc_request.size),
                 ccc_log_size(CCC_F_BYTES_OUT, out->response.size + out->receipt.size),

@@ -27,6 +27,9 @@
  *   job id: 1..256 bytes, 0x21..0x7e          CCC_ERR_USAGE
  *   not ready (no document or no keys)        CCC_ERR_BUSY
  *   enc_request size 55 .. 16 MiB + 55        CCC_ERR_LIMIT / CCC_ERR_PARSE
+ *   the same job id AND ciphertext as one of  CCC_OK: the kept answer and
+ *     the last 64 completed jobs                receipt again, byte for byte
+ *     (a redelivery: the host lost the answer)  (no second run or receipt)
  *   job id already completed                  CCC_ERR_REPLAY
  *   SHA-256(enc_request) already completed    CCC_ERR_REPLAY
  *   OHTTP decapsulate (RFC 9458 §4.3)         CCC_ERR_NOT_FOUND (key id),
@@ -73,6 +76,12 @@
  * CCC_ERR_REPLAY, so a captured ciphertext cannot be re-run under a new job
  * id either. The table is a ring: the oldest entry is forgotten when a new
  * job completes (jobs complete once, so least-recently-used is oldest).
+ * One exception: a job whose id AND ciphertext both match one of the last
+ * 64 completed jobs (CCC_ENCLAVE_RESEND_CAPACITY, never more than the
+ * window) is a redelivery — the host's queue delivers at least once, and a
+ * host that dies after handing us a job never sees our answer — so it gets
+ * that job's kept answer and receipt again, byte for byte: no second run, no
+ * second receipt, nothing the host did not already have a right to carry.
  * Beyond that window (and across reboots: the table is not persisted) the
  * defences are: the queue's job-id deduplication on the host, the key
  * rotation (a ciphertext to a retired key id no longer decrypts), and the
@@ -155,6 +164,7 @@
 
 #define CCC_ENCLAVE_MAX_KEYS 2                /* live key ids (rotation)   */
 #define CCC_ENCLAVE_REPLAY_CAPACITY 4096u     /* completed jobs remembered */
+#define CCC_ENCLAVE_RESEND_CAPACITY 64u       /* answers kept for redelivery */
 #define CCC_ENCLAVE_MAX_JOB_ID CCC_RECEIPT_MAX_JOB_ID /* 256               */
 #define CCC_ENCLAVE_MAX_IMAGE_SIZE CCC_IMAGE_DEFAULT_MAX_INPUT_SIZE /* 16 MiB */
 #define CCC_ENCLAVE_MAX_REQUEST_SIZE (CCC_ENCLAVE_MAX_IMAGE_SIZE + CCC_OHTTP_REQUEST_OVERHEAD)

@@ -68,6 +68,10 @@ ccc_status ccc_enclave_sandbox_enter(void)
         /* blocking signals around thread exit / stdio locking in glibc */
         SCMP_SYS(rt_sigprocmask),
         SCMP_SYS(rt_sigreturn),
+        /* the kernel resumes a poll/futex wait interrupted by a stop
+         * (SIGSTOP/SIGCONT, a debugger) through restart_syscall; without it
+         * a stopped and continued enclave is killed */
+        SCMP_SYS(restart_syscall),
         /* time: receipts (CLOCK_REALTIME) and durations (CLOCK_MONOTONIC);
          * usually vDSO, the syscall is the fallback */
         SCMP_SYS(clock_gettime),

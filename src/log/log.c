@@ -13,6 +13,7 @@ static const char *const event_names[CCC_EV_COUNT] = {
     [CCC_EV_JOB_ACCEPTED] = "job_accepted",
     [CCC_EV_JOB_CLAIMED] = "job_claimed",
     [CCC_EV_JOB_DONE] = "job_done",
+    [CCC_EV_JOB_RESENT] = "job_resent",
     [CCC_EV_JOB_FAILED] = "job_failed",
     [CCC_EV_JOB_DEAD_LETTER] = "job_dead_letter",
     [CCC_EV_ATTEST_VERIFIED] = "attest_verified",
