@@ -1197,6 +1197,41 @@ static void dedup_same_body_200_other_body_409(void **state)
     env_stop(&e);
 }
 
+/* A job another host accepted (or this one before a restart): the host's
+ * memory does not have it, the queue's meta (the body's SHA-256) does. */
+static void dedup_of_a_job_accepted_elsewhere(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ccc-test-host-dedup-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite://%s/q.db", dir);
+    ccc_buf a, b;
+    make_body(&a, g.key.key_id, 0x0002, 120, 1);
+    make_body(&b, g.key.key_id, 0x0002, 120, 2); /* same size, other bytes */
+    uint8_t sha[32];
+    assert_int_equal(ccc_sha256(ccc_buf_bytes(&a), sha), CCC_OK);
+    ccc_queue *q = NULL;
+    assert_int_equal(ccc_queue_open(url, NULL, &q), CCC_OK);
+    assert_int_equal(ccc_queue_enqueue(q, "elsewhere-1", ccc_buf_bytes(&a), ccc_bytes_of(sha, 32),
+                                       NULL),
+                     CCC_OK);
+    ccc_queue_free(q);
+    env e;
+    env_opts o = {.enclave_later = true, .queue_url = url}; /* the job stays queued */
+    env_start(&e, &o);
+    http_resp r;
+    post_job(&e, "elsewhere-1", ccc_buf_bytes(&b), &r);
+    expect_error(&r, 409, "replay", NULL);
+    resp_free(&r);
+    post_job(&e, "elsewhere-1", ccc_buf_bytes(&a), &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    env_stop(&e);
+    ccc_buf_wipe(&a);
+    ccc_buf_wipe(&b);
+    rm_rf(dir);
+}
+
 static void permanent_job_error_is_failed(void **state)
 {
     (void)state;
@@ -1544,6 +1579,7 @@ int main(void)
         cmocka_unit_test(upload_budget_429),
         cmocka_unit_test(job_done_bit_exact_then_delete),
         cmocka_unit_test(dedup_same_body_200_other_body_409),
+        cmocka_unit_test(dedup_of_a_job_accepted_elsewhere),
         cmocka_unit_test(permanent_job_error_is_failed),
         cmocka_unit_test(dropped_enclave_retried_exactly_once),
         cmocka_unit_test(transient_errors_dead_letter),

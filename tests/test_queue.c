@@ -402,6 +402,17 @@ static void claim_complete_fetch(void **state)
     ccc_queue_info info;
     ccc_buf res;
     ccc_buf_init(&res, 1 << 20);
+    /* The meta of waiting jobs (processing "a", queued "b", empty "c"). */
+    assert_int_equal(ccc_queue_meta_get(t.q, "a", &res), CCC_OK);
+    assert_int_equal(res.size, 1);
+    assert_memory_equal(res.data, "m", 1);
+    ccc_buf_reset(&res);
+    assert_int_equal(ccc_queue_meta_get(t.q, "b", &res), CCC_OK);
+    assert_int_equal(res.size, 1);
+    ccc_buf_reset(&res);
+    assert_int_equal(ccc_queue_meta_get(t.q, "c", &res), CCC_OK);
+    assert_int_equal(res.size, 0);
+    assert_int_equal(ccc_queue_meta_get(t.q, "zzz", &res), CCC_ERR_NOT_FOUND);
     assert_int_equal(ccc_queue_fetch_result(t.q, "a", false, &res, &info), CCC_ERR_BUSY);
     assert_int_equal(info.state, CCC_JOB_PROCESSING);
 
@@ -420,6 +431,8 @@ static void claim_complete_fetch(void **state)
     assert_int_equal(state_of(&t, "a"), CCC_JOB_PROCESSING);
 
     assert_int_equal(ccc_queue_complete(t.q, "a", job.token, ccc_bytes_of("result-a", 8)), CCC_OK);
+    assert_int_equal(ccc_queue_meta_get(t.q, "a", &res), CCC_ERR_NOT_FOUND); /* gone with it */
+    assert_int_equal(res.size, 0);
     assert_int_equal(ccc_queue_status(t.q, "a", &info), CCC_OK);
     assert_int_equal(info.state, CCC_JOB_DONE);
     assert_true(info.result_available);

@@ -396,6 +396,22 @@ static enum MHD_Result post_status_answer(ccc_host *h, struct MHD_Connection *c,
         memcpy(known, rec.body_sha256, 32);
         have_hash = true;
     }
+    if (!have_hash && (info.state == CCC_JOB_QUEUED || info.state == CCC_JOB_PROCESSING)) {
+        /* Accepted before a restart, or by another host: the queue's meta
+         * is the body's SHA-256. */
+        ccc_buf meta;
+        ccc_buf_init(&meta, 64);
+        pthread_mutex_lock(&h->queue_lock);
+        ccc_status ms = ccc_queue_meta_get(h->queue, rq->id, &meta);
+        pthread_mutex_unlock(&h->queue_lock);
+        if (ms == CCC_OK && meta.size == 32) {
+            memcpy(known, meta.data, 32);
+            have_hash = true;
+        }
+        ccc_buf_wipe(&meta);
+    }
+    /* Only a dead letter keeps neither (its payload and meta are gone): the
+     * size is all that is left to compare. */
     bool same = have_hash ? memcmp(known, sha, 32) == 0 : info.payload_size == body.size;
     enum MHD_Result r;
     if (st != CCC_OK && st != CCC_ERR_NOT_FOUND)

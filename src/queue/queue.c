@@ -292,6 +292,13 @@ ccc_status ccc_queue_status(ccc_queue *q, const char *job_id, ccc_queue_info *in
     return q->vtable->status(q, job_id, ccc_wall_ms(), info, NULL, false);
 }
 
+ccc_status ccc_queue_meta_get(ccc_queue *q, const char *job_id, ccc_buf *out)
+{
+    CCC_ENSURE(q != NULL && out != NULL, CCC_ERR_USAGE, "no queue or output");
+    CHECK_ID(job_id);
+    return q->vtable->meta(q, job_id, out);
+}
+
 ccc_status ccc_queue_fetch_result(ccc_queue *q, const char *job_id, bool delete_after_fetch,
                                   ccc_buf *out, ccc_queue_info *info)
 {

@@ -289,6 +289,15 @@ CCC_MUST_USE ccc_status ccc_queue_fail(ccc_queue *q, const char *job_id, const c
 CCC_MUST_USE ccc_status ccc_queue_status(ccc_queue *q, const char *job_id, ccc_queue_info *info);
 
 /*
+ * The meta a job was enqueued with (appended to `out`; its cap applies),
+ * while the job still has it: QUEUED or PROCESSING (completion and dead
+ * letters drop it with the payload). CCC_ERR_NOT_FOUND otherwise. For a
+ * host that must tell a retried POST (same id, same body hash in meta) from
+ * a conflicting one after a restart, or for a job another host accepted.
+ */
+CCC_MUST_USE ccc_status ccc_queue_meta_get(ccc_queue *q, const char *job_id, ccc_buf *out);
+
+/*
  * Fetch the result of a DONE job into `out` (appended; its cap applies).
  * With delete_after_fetch the result bytes are deleted (the record stays,
  * DONE without result, until it expires, so the id stays deduplicated).

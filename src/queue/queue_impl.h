@@ -50,6 +50,9 @@ struct ccc_queue_class {
        non-NULL and a result available, appends it (deleting if asked). */
     ccc_status (*status)(ccc_queue *q, const char *id, uint64_t now_ms, ccc_queue_info *info,
                          ccc_buf *out, bool del);
+    /* Appends the meta of a job that still has it (QUEUED/PROCESSING);
+       CCC_ERR_NOT_FOUND otherwise. */
+    ccc_status (*meta)(ccc_queue *q, const char *id, ccc_buf *out);
     ccc_status (*expire)(ccc_queue *q, uint64_t now_ms, uint64_t *removed);
     ccc_status (*metrics)(ccc_queue *q, uint64_t now_ms, ccc_queue_metrics *m);
 };

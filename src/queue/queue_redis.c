@@ -578,6 +578,29 @@ out:
     return st;
 }
 
+static ccc_status rd_meta(ccc_queue *q, const char *id, ccc_buf *out)
+{
+    rd_queue *r = (rd_queue *)q;
+    char jk[160 + CCC_QUEUE_ID_MAX + 1];
+    CCC_GUARD(job_key(r, id, jk));
+    /* state 1/2 = queued/processing; the meta field goes with the payload */
+    const char *argv[] = {"HMGET", jk, "state", "meta"};
+    redisReply *rep = NULL;
+    CCC_GUARD(rd_call(r, 4, argv, NULL, &rep));
+    ccc_status st = CCC_OK;
+    CCC_CHECK(rep->type == REDIS_REPLY_ARRAY && rep->elements == 2, CCC_ERR_INTERNAL,
+              "unexpected reply from redis");
+    const redisReply *state = rep->element[0], *meta = rep->element[1];
+    bool waiting = state->type == REDIS_REPLY_STRING && state->len == 1 &&
+                   (state->str[0] == '1' || state->str[0] == '2');
+    CCC_CHECK(waiting && meta->type == REDIS_REPLY_STRING, CCC_ERR_NOT_FOUND,
+              "no such waiting job");
+    CCC_TRY(ccc_buf_append(out, meta->str, meta->len));
+out:
+    freeReplyObject(rep);
+    return st;
+}
+
 static ccc_status rd_expire(ccc_queue *q, uint64_t now, uint64_t *removed)
 {
     rd_queue *r = (rd_queue *)q;
@@ -717,6 +740,7 @@ const ccc_queue_class ccc_queue_redis_class = {
     .complete = rd_complete,
     .fail = rd_fail,
     .status = rd_status,
+    .meta = rd_meta,
     .expire = rd_expire,
     .metrics = rd_metrics,
 };

@@ -43,6 +43,7 @@ enum {
     S_DEAD,
     S_RESULT,
     S_RESULT_DROP,
+    S_META,
     S_EXPIRE,
     S_METRICS,
     S_COUNT
@@ -75,6 +76,7 @@ static const char *const stmt_sql[S_COUNT] = {
                " updated_ms = ?4, visible_ms = 0, expires_ms = ?5 WHERE id = ?1",
     [S_RESULT] = "SELECT result FROM ccc_jobs WHERE id = ?1",
     [S_RESULT_DROP] = "UPDATE ccc_jobs SET result = NULL, fetched = 1 WHERE id = ?1",
+    [S_META] = "SELECT meta FROM ccc_jobs WHERE id = ?1 AND state IN (1, 2) AND payload IS NOT NULL",
     [S_EXPIRE] = "DELETE FROM ccc_jobs WHERE expires_ms > 0 AND expires_ms <= ?1",
     [S_METRICS] = "SELECT state, count(*) FROM ccc_jobs"
                   " WHERE state IN (1, 2) OR expires_ms > ?1 GROUP BY state",
@@ -402,6 +404,20 @@ out:
     return finish(s, st);
 }
 
+static ccc_status sq_meta(ccc_queue *q, const char *id, ccc_buf *out)
+{
+    sq_queue *s = (sq_queue *)q;
+    sqlite3_stmt *g = use(s, S_META);
+    sqlite3_bind_text(g, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(g);
+    ccc_status st = rc == SQLITE_ROW    ? append_column(g, 0, out)
+                    : rc == SQLITE_DONE ? ccc_error_raise(CCC_ERR_NOT_FOUND, "no such waiting job",
+                                                          false, 0, __FILE__, __LINE__)
+                                        : sq_error(rc);
+    sqlite3_reset(g);
+    return st;
+}
+
 static ccc_status sq_status(ccc_queue *q, const char *id, uint64_t now, ccc_queue_info *info,
                             ccc_buf *out, bool del)
 {
@@ -585,6 +601,7 @@ const ccc_queue_class ccc_queue_sqlite_class = {
     .complete = sq_complete,
     .fail = sq_fail,
     .status = sq_status,
+    .meta = sq_meta,
     .expire = sq_expire,
     .metrics = sq_metrics,
 };
