@@ -701,6 +701,30 @@ static void config_refusals(void **state)
     config_fails(kms, bundle, &bad, 1, CCC_ERR_PARSE, "attestation");
 }
 
+/* The memo of verified chains never hides an expired (or not yet valid)
+ * certificate: the simulated leaf lives 3 hours. */
+static void verified_memo_respects_validity(void **state)
+{
+    (void)state;
+    static ccc_client_config cfg;
+    good_config(&cfg); /* verified now: remembered for a minute */
+    ccc_attest_doc doc;
+    ccc_attest_doc_init(&doc);
+    ccc_bytes d = ccc_buf_bytes(&F.doc);
+    uint64_t now = now_ms();
+    assert_int_equal(ccc_client_attestation_verify(&F.trust, &cfg, d, now + 1000, &doc, NULL),
+                     CCC_OK);
+    ccc_attest_doc_wipe(&doc);
+    assert_int_equal(ccc_client_attestation_verify(&F.trust, &cfg, d,
+                                                   now + 4ull * 3600 * 1000, &doc, NULL),
+                     CCC_ERR_CRYPTO); /* after the leaf's notAfter */
+    ccc_attest_doc_wipe(&doc);
+    assert_int_equal(ccc_client_attestation_verify(&F.trust, &cfg, d, now - 3600ull * 1000, &doc,
+                                                   NULL),
+                     CCC_ERR_CRYPTO); /* before its notBefore */
+    ccc_attest_doc_wipe(&doc);
+}
+
 static void config_refuses_rollback(void **state)
 {
     (void)state;
@@ -1303,6 +1327,7 @@ int main(void)
         cmocka_unit_test(config_verifies_and_records_the_policy),
         cmocka_unit_test(config_refusals),
         cmocka_unit_test(config_refuses_rollback),
+        cmocka_unit_test(verified_memo_respects_validity),
         cmocka_unit_test(seal_refuses_before_encrypting),
         cmocka_unit_test(count_one_cat_and_refuse_every_tampering),
         cmocka_unit_test(http_round_trips),

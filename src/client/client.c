@@ -419,21 +419,55 @@ static ccc_status pcr_is_extend_of(const ccc_attest_doc *doc, unsigned index,
     return CCC_OK;
 }
 
+static bool verified_recently(const ccc_client_config *cfg, const uint8_t sha[32],
+                              uint64_t now_ms)
+{
+    ccc_client_config *memo = (ccc_client_config *)cfg; /* the memo only */
+    bool hit = false;
+    pthread_mutex_lock(&memo->verified.lock);
+    for (size_t i = 0; i < CCC_CLIENT_MAX_ATTESTATIONS && !hit; i++)
+        hit = memo->verified.docs[i].from_ms <= now_ms && now_ms < memo->verified.docs[i].until_ms &&
+              CRYPTO_memcmp(memo->verified.docs[i].sha256, sha, 32) == 0;
+    pthread_mutex_unlock(&memo->verified.lock);
+    return hit;
+}
+
+static void remember_verified(const ccc_client_config *cfg, const uint8_t sha[32],
+                              uint64_t from_ms, uint64_t until_ms)
+{
+    ccc_client_config *memo = (ccc_client_config *)cfg; /* the memo only */
+    pthread_mutex_lock(&memo->verified.lock);
+    size_t i = memo->verified.next;
+    memo->verified.next = (i + 1) % CCC_CLIENT_MAX_ATTESTATIONS;
+    memcpy(memo->verified.docs[i].sha256, sha, 32);
+    memo->verified.docs[i].from_ms = from_ms;
+    memo->verified.docs[i].until_ms = until_ms;
+    pthread_mutex_unlock(&memo->verified.lock);
+}
+
 ccc_status ccc_client_attestation_verify(const ccc_client_trust *trust,
                                          const ccc_client_config *cfg, ccc_bytes doc_bytes,
                                          uint64_t now_ms, ccc_attest_doc *doc, size_t *pcr_set)
 {
     CCC_ENSURE(trust->root, CCC_ERR_USAGE, "no pinned root");
     CCC_GUARD(ccc_attest_doc_parse(doc, doc_bytes, NULL));
-    /* chain at now to the pinned root, signature, not debug, PCRs in one
-     * of the policy's measurement sets */
-    ccc_attest_policy ap;
-    memset(&ap, 0, sizeof ap);
-    ccc_policy_to_attest(&cfg->policy, &ap);
-    ap.has_time = true;
-    ap.at_ms = now_ms;
-    ccc_attest_report rep;
-    CCC_GUARD(ccc_attest_verify(doc, trust->root, &ap, &rep));
+    uint8_t sha[32];
+    CCC_GUARD(ccc_sha256(doc_bytes, sha));
+    if (!verified_recently(cfg, sha, now_ms)) {
+        /* chain at now to the pinned root, signature, not debug, PCRs in
+         * one of the policy's measurement sets; and again a minute later,
+         * so the memo never outlives a certificate */
+        ccc_attest_policy ap;
+        memset(&ap, 0, sizeof ap);
+        ccc_policy_to_attest(&cfg->policy, &ap);
+        ap.has_time = true;
+        ap.at_ms = now_ms;
+        ccc_attest_report rep;
+        CCC_GUARD(ccc_attest_verify(doc, trust->root, &ap, &rep));
+        ap.at_ms = now_ms + CCC_CLIENT_VERIFIED_MS;
+        if (ccc_attest_verify(doc, trust->root, &ap, &rep) == CCC_OK)
+            remember_verified(cfg, sha, now_ms, now_ms + CCC_CLIENT_VERIFIED_MS);
+    }
     size_t matched = 0;
     while (matched < cfg->policy.set_count && !set_matches(&cfg->policy.sets[matched], doc))
         matched++;
@@ -464,6 +498,7 @@ ccc_status ccc_client_attestation_verify(const ccc_client_trust *trust,
 void ccc_client_config_init(ccc_client_config *c)
 {
     memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->verified.lock, NULL);
     c->step = "none";
 }
 

@@ -93,6 +93,7 @@
 #ifndef CCC_CLIENT_H
 #define CCC_CLIENT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +110,7 @@
 #include "x509/x509.h"
 
 #define CCC_CLIENT_MAX_ATTESTATIONS 16                 /* documents in /v1/config */
+#define CCC_CLIENT_VERIFIED_MS 60000u /* a verified chain is remembered this long */
 #define CCC_CLIENT_MAX_CONFIG_JSON (2u * 1024u * 1024u) /* GET /v1/config body     */
 #define CCC_CLIENT_MAX_JOB_JSON (256u * 1024u)          /* GET /v1/jobs/{id} body  */
 #define CCC_CLIENT_MAX_ERROR_JSON (16u * 1024u)         /* any other answer body   */
@@ -240,6 +242,20 @@ typedef struct ccc_client_config {
     bool rollback_checked;     /* the state file was consulted and updated   */
     const char *step;          /* the step that failed (the table above), or
                                   "ok"; a static string                       */
+    /* Documents whose chain and signature verified, by SHA-256, each good
+     * until `until_ms` (verified at the time AND at that time + 60 s, so no
+     * certificate expires while it is remembered): a client counting many
+     * photos checks each enclave's chain once a minute, not per job (~5 ms).
+     * The cheap checks (PCR sets, PCR16/17, receipt key) run every time.
+     * A memo: filled under its mutex through a const config. */
+    struct {
+        pthread_mutex_t lock;
+        size_t next;
+        struct {
+            uint8_t sha256[32];
+            uint64_t from_ms, until_ms; /* verified at both ends */
+        } docs[CCC_CLIENT_MAX_ATTESTATIONS];
+    } verified;
 } ccc_client_config;
 
 void ccc_client_config_init(ccc_client_config *c);
