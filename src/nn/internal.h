@@ -154,6 +154,10 @@ CCC_MUST_USE ccc_status nn_conv_geometry(int64_t in, int k, int s, bool same,
 typedef void (*nn_task_fn)(void *ctx, size_t task);
 CCC_MUST_USE ccc_status nn_pool_new(int threads, struct nn_pool **out);
 void nn_pool_free(struct nn_pool *p);
+/* The workers stop spinning and sleep until the next run: for a caller
+ * whose next run is not imminent and whose CPUs are wanted meanwhile (the
+ * enclave between jobs, where the host and clients share the cores). */
+void nn_pool_park(struct nn_pool *p);
 void nn_pool_run(struct nn_pool *p, nn_task_fn fn, void *ctx, size_t tasks);
 
 /* fp16 → fp32, exact (subnormals, ±inf, NaN payload). */

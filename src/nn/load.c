@@ -1400,6 +1400,7 @@ void ccc_nn_model_scrub(ccc_nn_model *m)
 {
     if (m == NULL)
         return;
+    nn_pool_park(m->pool); /* the job is over: free the cores at once */
     if (m->arena)
         ccc_wipe(m->arena, m->arena_size);
     if (m->scratch)

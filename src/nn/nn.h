@@ -131,7 +131,9 @@ void ccc_nn_model_free(ccc_nn_model *m);
  * Wipe every activation, the input and the outputs (the whole arena) and the
  * kernels' scratch. Call between inputs that belong to different users: the
  * arena otherwise keeps the last input and what was computed from it until
- * the next run overwrites it. Output views are invalid afterwards.
+ * the next run overwrites it. Output views are invalid afterwards. Also
+ * parks the worker threads (they sleep instead of spinning for the next op),
+ * since a caller that scrubs has finished its job.
  */
 void ccc_nn_model_scrub(ccc_nn_model *m);
 

@@ -24,6 +24,7 @@ struct nn_pool {
     pthread_cond_t cv;
     atomic_uint_fast64_t ticket; /* generation << 32 | next task */
     atomic_bool stop;
+    atomic_bool parked; /* nn_pool_park: sleep now, do not spin */
     nn_task_fn fn;
     void *ctx;
     atomic_size_t tasks;
@@ -63,7 +64,7 @@ static void *worker(void *arg)
         while ((g = gen_of(p)) == seen && !atomic_load(&p->stop)) {
             __builtin_ia32_pause();
             if ((++spins & 255) == 0) {
-                if (ccc_now_ns() - start > SPIN_NS)
+                if (ccc_now_ns() - start > SPIN_NS || atomic_load(&p->parked))
                     break;
                 sched_yield(); /* let a runnable thread on this CPU go first */
             }
@@ -92,6 +93,7 @@ ccc_status nn_pool_new(int threads, struct nn_pool **out)
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->ticket, 0);
     atomic_init(&p->stop, false);
+    atomic_init(&p->parked, false);
     atomic_init(&p->tasks, 0);
     atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
@@ -136,6 +138,7 @@ void nn_pool_run(struct nn_pool *p, nn_task_fn fn, void *ctx, size_t tasks)
             fn(ctx, t);
         return;
     }
+    atomic_store(&p->parked, false);
     p->fn = fn;
     p->ctx = ctx;
     atomic_store(&p->tasks, tasks);
@@ -156,4 +159,10 @@ void nn_pool_run(struct nn_pool *p, nn_task_fn fn, void *ctx, size_t tasks)
         if ((++spins & 255) == 0)
             sched_yield(); /* a preempted worker may be waiting for this CPU */
     }
+}
+
+void nn_pool_park(struct nn_pool *p)
+{
+    if (p)
+        atomic_store(&p->parked, true);
 }
