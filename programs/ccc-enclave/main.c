@@ -95,11 +95,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("ccc-enclave %s\n", CCC_VERSION);
+        if (ccc_program_std_option(a, "ccc-enclave", usage)) {
             return 0;
         } else if (v && strcmp(a, "--listen") == 0) {
             cfg.listen = v, i++;

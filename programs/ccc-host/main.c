@@ -82,10 +82,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t n = 0;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
+        if (ccc_program_std_option(a, "ccc-host", usage))
             return 0;
-        }
         if (!v)
             return usage_error("missing value for an option");
         i++;

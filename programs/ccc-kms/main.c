@@ -60,11 +60,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("ccc-kms %s\n", CCC_VERSION);
+        if (ccc_program_std_option(a, "ccc-kms", usage)) {
             return 0;
         } else if (strcmp(a, "--init") == 0) {
             init = true;

@@ -235,6 +235,10 @@ void ccc_secret_free(void *p, size_t size);
  * (RLIMIT_CORE 0, PR_SET_DUMPABLE 0). Call first thing in main.
  */
 void ccc_process_harden(void);
+/* The daemons' standard options: for "--help"/"-h" print `usage` to stdout,
+ * for "--version" print "<program> <version>"; true if `arg` was one of them
+ * (the caller exits 0). */
+bool ccc_program_std_option(const char *arg, const char *program, const char *usage);
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */

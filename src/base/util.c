@@ -152,3 +152,16 @@ ccc_status ccc_mkdir_p(const char *path, unsigned mode)
         CCC_BAIL(CCC_ERR_IO, "cannot create a directory");
     return CCC_OK;
 }
+
+bool ccc_program_std_option(const char *arg, const char *program, const char *usage)
+{
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        fputs(usage, stdout);
+        return true;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        printf("%s %s\n", program, CCC_VERSION);
+        return true;
+    }
+    return false;
+}
