@@ -1381,6 +1381,7 @@ void ccc_nn_model_free(ccc_nn_model *m)
     if (m == NULL)
         return;
     nn_pool_free(m->pool);
+    m->pool = NULL; /* the scrub below must not park a freed pool */
     for (size_t i = 0; i < m->node_count; i++) {
         free(m->nodes[i].name);
         free(m->nodes[i].packed);
