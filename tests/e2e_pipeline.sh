@@ -38,11 +38,19 @@ expect "the chelsea crop counts 1 cat" 0 "chelsea-crop.png: 1 cat " -- echo "$co
 R=$WORK/saved/chelsea-crop.png.receipt.cose
 DOC=$WORK/saved/chelsea-crop.png.attestation.cbor
 ANSWER=$WORK/saved/chelsea-crop.png.answer.json
-verify() {
+SALT=$WORK/saved/chelsea-crop.png.answer-salt
+verify() { # verify RECEIPT DOC [POLICY] [SAVED-PREFIX]: answer and salt saved with it
+  local saved=${4:-$WORK/saved/chelsea-crop.png}
   "$CCC" receipt verify "$1" --attestation "$2" --root "$TRUST/root.pem" \
-    --policy "${3:-$POLICY}" --policy-pub "$TRUST/policy-pub.pem" --answer "$ANSWER"
+    --policy "${3:-$POLICY}" --policy-pub "$TRUST/policy-pub.pem" \
+    --answer "$saved.answer.json" --answer-salt "$saved.answer-salt"
 }
 expect "saved receipt verifies offline" 0 "" -- verify "$R" "$DOC"
+# The receipt the host carried commits to the answer with a salt only the
+# client holds: the plain SHA-256 of the answer is nowhere in it.
+plain=$(sha256sum "$ANSWER" | cut -c1-64)
+expect "the receipt does not carry the answer's plain hash" 1 "" -- \
+  grep -qi "$plain" <(od -An -tx1 -v "$R" | tr -d ' \n')
 size=$(stat -c %s "$R")
 bad=0
 for ((i = 0; i < size; i++)); do
@@ -63,7 +71,7 @@ wait_for 60 curl -sf --noproxy '*' "$URL/healthz"
 DOC2=$WORK/saved2/chelsea-crop.png.attestation.cbor
 if cmp -s "$DOC" "$DOC2"; then echo "FAIL the restarted enclave kept its document"; fails=$((fails + 1)); fi
 expect "the new enclave's receipt verifies with its document" 0 "" -- \
-  verify "$WORK/saved2/chelsea-crop.png.receipt.cose" "$DOC2"
+  verify "$WORK/saved2/chelsea-crop.png.receipt.cose" "$DOC2" "$POLICY" "$WORK/saved2/chelsea-crop.png"
 expect "a receipt against another enclave's document fails" 66 "crypto" -- verify "$R" "$DOC2"
 # Another policy: same key, a different limit.
 "$CCC" policy show "$POLICY" >"$WORK/p.json" 2>/dev/null

@@ -14,7 +14,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 R="$CCC receipt verify $T/receipt.cbor --root $T/root.pem"
 POL="--policy $T/policy.cbor --policy-pub $T/policy-pub.pem"
 expect valid 0 "VALID: the receipt binds" -- $R --attestation $T/doc.cbor $POL \
-  --answer $T/answer.json --request $T/request.bin --job-id job-7f3a
+  --answer $T/answer.json --answer-salt $T/answer-salt --request $T/request.bin --job-id job-7f3a
 expect valid-pcr 0 "measurements: equal to --pcr" -- $R --attestation $T/doc.cbor \
   --pcr 0="$(cat $T/pcr0.hex)"
 expect unchecked 0 "NOT CHECKED" -- $R --attestation $T/doc.cbor
@@ -23,7 +23,7 @@ expect json-job 0 '"job_id":"job-7f3a"' -- $R --attestation $T/doc.cbor $POL --j
 expect other-doc 77 "bound to another attestation document" -- $R --attestation $T/other-doc.cbor $POL
 expect other-policy 77 "policy hash differs" -- $R --attestation $T/doc.cbor \
   --policy $T/other-policy.cbor --policy-pub $T/policy-pub.pem
-expect answer 77 "answer hash differs" -- $R --attestation $T/doc.cbor --answer $T/request.bin
+expect answer 77 "answer hash differs" -- $R --attestation $T/doc.cbor --answer $T/request.bin --answer-salt $T/answer-salt
 expect request 77 "request hash differs" -- $R --attestation $T/doc.cbor --request $T/answer.json
 expect job-id 77 "another job id" -- $R --attestation $T/doc.cbor --job-id job-0000
 expect wrong-pcr 77 "CCC_ATTEST_E_PCR_MISMATCH" -- $R --attestation $T/doc.cbor --pcr 0="$(printf '00%.0s' $(seq 48))"

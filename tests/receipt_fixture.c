@@ -138,7 +138,15 @@ int main(int argc, char **argv)
     ccc_receipt_init(&r);
     CHECK(ccc_receipt_set_job_id(&r, "job-7f3a", 8));
     CHECK(ccc_receipt_bind_attestation(&r, &parsed));
-    CHECK(ccc_receipt_sha256(ccc_bytes_of(answer, strlen(answer)), r.answer_sha256));
+    /* the answer's salt (receipt.h), written as `ccc count --save` does */
+    uint8_t salt[CCC_RECEIPT_ANSWER_SALT_SIZE];
+    for (size_t i = 0; i < sizeof salt; i++)
+        salt[i] = (uint8_t)(0xa0 + i);
+    char salt_hex[2 * sizeof salt + 2];
+    ccc_hex_encode(salt, sizeof salt, salt_hex);
+    salt_hex[2 * sizeof salt] = '\n';
+    CHECK(put("answer-salt", salt_hex, sizeof salt_hex - 1));
+    CHECK(ccc_receipt_answer_commit(salt, ccc_bytes_of(answer, strlen(answer)), r.answer_sha256));
     CHECK(ccc_receipt_sha256(ccc_bytes_of(request, strlen(request)), r.request_sha256));
     memcpy(r.model_sha256, model, 32);
     memcpy(r.policy_sha256, phash, 32);

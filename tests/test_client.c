@@ -508,9 +508,13 @@ static void count_one_cat_and_refuse_every_tampering(void **state)
     ccc_receipt_msg m;
     ccc_receipt_msg_init(&m);
     assert_int_equal(ccc_receipt_parse(&m, ccc_buf_bytes(&r.receipt)), CCC_OK);
-    uint8_t h[32];
-    assert_int_equal(ccc_sha256(ccc_buf_bytes(&r.answer_json), h), CCC_OK);
+    uint8_t h[32], plain[32];
+    assert_int_equal(
+        ccc_receipt_answer_commit(r.answer_salt, ccc_bytes_of(r.answer_json.data, r.answer_json.size), h),
+        CCC_OK);
     assert_memory_equal(h, m.receipt.answer_sha256, 32);
+    assert_int_equal(ccc_sha256(ccc_buf_bytes(&r.answer_json), plain), CCC_OK);
+    assert_memory_not_equal(plain, m.receipt.answer_sha256, 32); /* salted */
     assert_memory_equal(job.request_sha256, m.receipt.request_sha256, 32);
     ccc_receipt_msg_wipe(&m);
     /* one answer per request context */

@@ -226,6 +226,14 @@ static void check_result(ccc_ohttp_ctx *c, const char *job_id, ccc_bytes enc_req
 {
     uint8_t answer[CCC_EGRESS_MAX_ANSWER_SIZE];
     size_t answer_size = 0;
+    /* the receipt's answer commitment is salted with what only this
+     * client's context knows (exported before the response consumes it) */
+    uint8_t salt[CCC_RECEIPT_ANSWER_SALT_SIZE];
+    assert_int_equal(ccc_hpke_ctx_export(&c->hpke,
+                                         ccc_bytes_of(CCC_RECEIPT_ANSWER_SALT_LABEL,
+                                                      sizeof CCC_RECEIPT_ANSWER_SALT_LABEL - 1),
+                                         salt, sizeof salt),
+                     CCC_OK);
     assert_int_equal(ccc_ohttp_response_decapsulate(c, r->response.data, r->response.size, answer,
                                                     sizeof answer, &answer_size),
                      CCC_OK);
@@ -241,9 +249,17 @@ static void check_result(ccc_ohttp_ctx *c, const char *job_id, ccc_bytes enc_req
     ccc_receipt_msg m;
     ccc_receipt_msg_init(&m);
     assert_int_equal(ccc_receipt_parse(&m, ccc_buf_bytes(&r->receipt)), CCC_OK);
-    uint8_t req_sha[32], ans_sha[32];
+    uint8_t req_sha[32], ans_sha[32], plain[32];
     assert_int_equal(ccc_receipt_sha256(enc_request, req_sha), CCC_OK);
-    assert_int_equal(ccc_receipt_sha256(ccc_bytes_of(answer, answer_size), ans_sha), CCC_OK);
+    assert_int_equal(ccc_receipt_answer_commit(salt, ccc_bytes_of(answer, answer_size), ans_sha),
+                     CCC_OK);
+    assert_int_equal(ccc_receipt_sha256(ccc_bytes_of(answer, answer_size), plain), CCC_OK);
+    ccc_receipt_msg pm;
+    ccc_receipt_msg_init(&pm);
+    assert_int_equal(ccc_receipt_parse(&pm, ccc_buf_bytes(&r->receipt)), CCC_OK);
+    /* the host, which has the receipt, cannot test a guessed answer */
+    assert_memory_not_equal(pm.receipt.answer_sha256, plain, 32);
+    ccc_receipt_msg_wipe(&pm);
     ccc_receipt_expect ex = {.job_id = job_id,
                              .request_sha256 = req_sha,
                              .answer_sha256 = ans_sha,

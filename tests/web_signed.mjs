@@ -62,11 +62,14 @@ await refuses(client.checkDocument(docBytes, { ...anchors, root: aws }, policy, 
 // The receipt: every binding.
 const receiptBytes = rd('receipt.cbor');
 const receipt = signed.parseReceipt(receiptBytes);
-const expect = { jobId: 'job-7f3a', request: rd('request.bin'), answer: rd('answer.json'), policySha256: policy.sha256, manifests: policy.manifests };
+const saltHex = new TextDecoder().decode(rd('answer-salt')).trim();
+const answerSalt = Uint8Array.from(saltHex.match(/../g).map((h) => parseInt(h, 16)));
+const expect = { jobId: 'job-7f3a', request: rd('request.bin'), answer: rd('answer.json'), answerSalt, policySha256: policy.sha256, manifests: policy.manifests };
 check(await signed.verifyReceipt(receipt, checked.doc, expect), 'receipt verifies with all expectations');
 check(client.parseAnswer(rd('answer.json')).count === 1, 'the fixture answer parses (count 1, one box)');
 const otherDoc = (await client.checkDocument(rd('other-doc.cbor'), anchors, policy, Date.now())).doc;
 await refuses(signed.verifyReceipt(receipt, otherDoc, expect), 'receipt against a later document with the same key refused', 'policy');
+await refuses(signed.verifyReceipt(receipt, checked.doc, { ...expect, answerSalt: new Uint8Array(32) }), 'the right answer with another salt refused (the commitment is salted)', 'policy');
 await refuses(signed.verifyReceipt(receipt, checked.doc, { ...expect, jobId: 'job-other' }), 'receipt for another job id refused', 'policy');
 await refuses(signed.verifyReceipt(receipt, checked.doc, { ...expect, request: B.utf8('x') }), 'receipt for another request refused', 'policy');
 await refuses(signed.verifyReceipt(receipt, checked.doc, { ...expect, answer: B.utf8('{"count":2}') }), 'receipt for another answer refused', 'policy');

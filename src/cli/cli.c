@@ -44,7 +44,7 @@ static const ccc_cli_command commands[] = {
      ccc_cmd_policy_kms},
     {"receipt verify",
      "RECEIPT --attestation DOC [--root PEM|aws] [--at TIME|now] [--policy BUNDLE --policy-pub PUB.pem] "
-     "[--pcr N=HEX ...] [--answer FILE] [--request FILE] [--job-id ID] [--allow-debug-INSECURE] [--json]",
+     "[--pcr N=HEX ...] [--answer FILE --answer-salt FILE] [--request FILE] [--job-id ID] [--allow-debug-INSECURE] [--json]",
      "check a saved receipt offline: attested enclave key, document, PCRs, policy, answer, request",
      ccc_cmd_receipt_verify},
     {"nsm init", "--dir DIR", "make the simulated NSM's local CA (root to pin: DIR/root.pem)",

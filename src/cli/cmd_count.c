@@ -18,8 +18,10 @@
  *      chelsea.png: 1 cat (0.87)  receipt: ok
  *      photo.jpg: refused: limit (the enclave refused the image: too large)
  *    or with --json one object per line. Exit 0 only if every photo passed.
- * --save DIR writes <photo>.receipt.cose, <photo>.attestation.cbor and
- * <photo>.answer.json, which `ccc receipt verify` checks offline.
+ * --save DIR writes <photo>.receipt.cose, <photo>.attestation.cbor,
+ * <photo>.answer.json and <photo>.answer-salt (hex; the receipt's answer
+ * commitment is salted, receipt.h), which `ccc receipt verify` checks
+ * offline. The answer and its salt are the user's: mode 0600.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -180,7 +182,13 @@ static ccc_status save_result(const char *dir, const char *path, const ccc_clien
 {
     CCC_GUARD(save_one(dir, path, "receipt.cose", ccc_buf_bytes(&r->receipt)));
     CCC_GUARD(save_one(dir, path, "attestation.cbor", ccc_buf_bytes(&r->attestation)));
-    return save_one(dir, path, "answer.json", ccc_buf_bytes(&r->answer_json));
+    CCC_GUARD(save_one(dir, path, "answer.json", ccc_buf_bytes(&r->answer_json)));
+    char hex[2 * CCC_RECEIPT_ANSWER_SALT_SIZE + 2];
+    ccc_hex_encode(r->answer_salt, sizeof r->answer_salt, hex);
+    hex[2 * CCC_RECEIPT_ANSWER_SALT_SIZE] = '\n';
+    ccc_status st = save_one(dir, path, "answer-salt", ccc_bytes_of(hex, sizeof hex - 1));
+    ccc_wipe(hex, sizeof hex);
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */

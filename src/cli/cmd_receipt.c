@@ -3,7 +3,7 @@
  *
  *   ccc receipt verify RECEIPT --attestation DOC [--root PEM|aws] [--at TIME|now]
  *       [--policy BUNDLE --policy-pub PUB.pem] [--pcr N=HEX ...]
- *       [--answer FILE] [--request FILE] [--job-id ID]
+ *       [--answer FILE --answer-salt FILE] [--request FILE] [--job-id ID]
  *       [--allow-debug-INSECURE] [--json]
  *
  * Two steps, both must pass:
@@ -14,8 +14,9 @@
  *      output says so;
  *   2. the receipt is signed by the key in the document's public_key, bound
  *      to this document (hash, PCRs, time), and — when given — to the
- *      policy (its hash and model manifest list), the answer file, the
- *      request ciphertext file and the job id.
+ *      policy (its hash and model manifest list), the answer file (with
+ *      its salt: the receipt commits to SHA-256(salt || answer), receipt.h),
+ *      the request ciphertext file and the job id.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -39,6 +40,37 @@ static ccc_status hash_file(const char *path, uint8_t out[static 32])
     if (st == CCC_OK)
         st = ccc_receipt_sha256(ccc_buf_bytes(&b), out);
     ccc_buf_wipe(&b);
+    return st;
+}
+
+/* The answer's commitment: SHA-256(salt || answer), the salt read as hex
+ * from `salt_path` (what `ccc count --save` writes). */
+static ccc_status commit_answer(const char *answer_path, const char *salt_path,
+                                uint8_t out[static 32])
+{
+    ccc_buf answer, text;
+    ccc_buf_init(&answer, MAX_INPUT_FILE);
+    ccc_buf_init_secret(&text, 256);
+    uint8_t salt[CCC_RECEIPT_ANSWER_SALT_SIZE];
+    size_t n = 0;
+    ccc_status st = ccc_file_read(salt_path, &text);
+    while (st == CCC_OK && text.size > 0 &&
+           (text.data[text.size - 1] == '\n' || text.data[text.size - 1] == '\r'))
+        text.size--;
+    if (st == CCC_OK)
+        st = ccc_buf_u8(&text, 0); /* NUL-terminate for the hex decoder */
+    if (st == CCC_OK)
+        st = ccc_hex_decode((const char *)text.data, salt, sizeof salt, &n);
+    if (st == CCC_OK && n != sizeof salt)
+        st = ccc_error_raise(CCC_ERR_PARSE, "--answer-salt must hold 64 hex digits", false, 0,
+                             __FILE__, __LINE__);
+    if (st == CCC_OK)
+        st = ccc_file_read(answer_path, &answer);
+    if (st == CCC_OK)
+        st = ccc_receipt_answer_commit(salt, ccc_buf_bytes(&answer), out);
+    ccc_wipe(salt, sizeof salt);
+    ccc_buf_wipe(&text);
+    ccc_buf_wipe(&answer);
     return st;
 }
 
@@ -134,6 +166,7 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
         O_POLICY_PUB,
         O_PCR,
         O_ANSWER,
+        O_ANSWER_SALT,
         O_REQUEST,
         O_JOB,
         O_DEBUG,
@@ -147,6 +180,7 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
         {"policy-pub", required_argument, NULL, O_POLICY_PUB},
         {"pcr", required_argument, NULL, O_PCR},
         {"answer", required_argument, NULL, O_ANSWER},
+        {"answer-salt", required_argument, NULL, O_ANSWER_SALT},
         {"request", required_argument, NULL, O_REQUEST},
         {"job-id", required_argument, NULL, O_JOB},
         {"allow-debug-INSECURE", no_argument, NULL, O_DEBUG},
@@ -156,7 +190,7 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
     ccc_status st = CCC_OK;
     int rc = 0;
     const char *doc_path = NULL, *root_path = NULL, *policy_path = NULL, *policy_pub = NULL;
-    const char *answer_path = NULL, *request_path = NULL;
+    const char *answer_path = NULL, *salt_path = NULL, *request_path = NULL;
     bool json = false;
     static ccc_policy bundle;
     ccc_attest_pcr_set set;
@@ -201,6 +235,9 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
         case O_ANSWER:
             answer_path = optarg;
             break;
+        case O_ANSWER_SALT:
+            salt_path = optarg;
+            break;
         case O_REQUEST:
             request_path = optarg;
             break;
@@ -226,6 +263,10 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
         rc = ccc_cli_usage_error(words, "expected one RECEIPT and --attestation DOC");
         goto out;
     }
+    if (salt_path && !answer_path) {
+        rc = ccc_cli_usage_error(words, "--answer-salt goes with --answer");
+        goto out;
+    }
     if (set.count > 0 && policy_path) {
         rc = ccc_cli_usage_error(words, "give --pcr or --policy, not both");
         goto out;
@@ -249,8 +290,13 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
     } else {
         ap.allow_any_measurement_INSECURE = true;
     }
+    if (answer_path && !salt_path) {
+        rc = ccc_cli_usage_error(words, "--answer needs --answer-salt (ccc count --save writes "
+                                        "both; the receipt commits to the salted answer)");
+        goto out;
+    }
     if (answer_path) {
-        st = hash_file(answer_path, answer_hash);
+        st = commit_answer(answer_path, salt_path, answer_hash);
         ex.answer_sha256 = answer_hash;
     }
     if (st == CCC_OK && request_path) {

@@ -666,6 +666,7 @@ void ccc_client_result_wipe(ccc_client_result *r)
     ccc_buf_wipe(&r->receipt);
     ccc_buf_wipe(&r->attestation);
     ccc_wipe(&r->answer, sizeof r->answer);
+    ccc_wipe(r->answer_salt, sizeof r->answer_salt);
     r->seq = r->time_ms = r->attempt = 0;
     r->pcr_set = 0;
 }
@@ -709,6 +710,12 @@ ccc_status ccc_client_result_open_parsed(const ccc_client_trust *trust,
     };
     CCC_TRY(ccc_receipt_verify(&m, &doc, &ex));
 
+    /* the answer's salt (receipt.h): only we and the enclave can derive it */
+    CCC_TRY(ccc_hpke_ctx_export(&job->ctx.hpke,
+                                ccc_bytes_of(CCC_RECEIPT_ANSWER_SALT_LABEL,
+                                             sizeof CCC_RECEIPT_ANSWER_SALT_LABEL - 1),
+                                out->answer_salt, sizeof out->answer_salt));
+
     /* RFC 9458 §4.4 with our request context; no plaintext unless the tag
      * verifies (a failure leaves the context usable) */
     out->step = "decrypt";
@@ -727,9 +734,10 @@ ccc_status ccc_client_result_open_parsed(const ccc_client_trust *trust,
                                                          cfg->policy.egress_max_boxes);
     CCC_TRY(ccc_egress_check(ccc_buf_bytes(&out->answer_json), &ep, &out->answer));
 
-    /* the receipt's answer_sha256 binds exactly these bytes */
+    /* the receipt's answer_sha256 binds exactly these bytes (salted) */
     out->step = "answer hash";
-    CCC_TRY(ccc_sha256(ccc_buf_bytes(&out->answer_json), answer_sha));
+    CCC_TRY(ccc_receipt_answer_commit(out->answer_salt, ccc_buf_bytes(&out->answer_json),
+                                      answer_sha));
     ex.answer_sha256 = answer_sha;
     CCC_TRY(ccc_receipt_verify(&m, &doc, &ex));
 

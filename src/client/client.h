@@ -316,6 +316,9 @@ typedef struct ccc_client_result {
     ccc_buf answer_json;      /* its exact bytes (secret buffer)          */
     ccc_buf receipt;          /* COSE receipt bytes (for --save)          */
     ccc_buf attestation;      /* the document that signed it (for --save) */
+    uint8_t answer_salt[CCC_RECEIPT_ANSWER_SALT_SIZE]; /* salts the receipt's
+                                 answer_sha256 (receipt.h); secret: it lets
+                                 its holder test guesses of the answer */
     uint64_t seq, time_ms;    /* from the verified receipt                */
     uint64_t attempt;         /* the host's attempt count (unverified)    */
     size_t pcr_set;           /* the policy set the document matched      */

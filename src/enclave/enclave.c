@@ -320,6 +320,7 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     memset(&det, 0, sizeof det);
     uint8_t job_hash[32], req_hash[32];
     bool resent = false; /* answered from the kept answers */
+    uint8_t salt[CCC_RECEIPT_ANSWER_SALT_SIZE];
     ccc_receipt r;
     ccc_receipt_init(&r);
     char log_id[CCC_ENCLAVE_MAX_JOB_ID + 1] = "";
@@ -364,6 +365,12 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     CCC_TRY(ccc_ohttp_request_decapsulate(&ctx, e->keys, e->key_count, enc_request.ptr,
                                           enc_request.size, p, plain_size, &got));
     CCC_CHECK(got == plain_size, CCC_ERR_INTERNAL, "enclave: request size mismatch");
+    /* the receipt's answer salt (receipt.h), before the response
+     * encapsulation consumes the context: secret to the client and us */
+    CCC_TRY(ccc_hpke_ctx_export(&ctx.hpke,
+                                ccc_bytes_of(CCC_RECEIPT_ANSWER_SALT_LABEL,
+                                             sizeof CCC_RECEIPT_ANSWER_SALT_LABEL - 1),
+                                salt, sizeof salt));
 
     ccc_image_limits limits = ccc_image_limits_default();
     CCC_TRY(ccc_image_decode(ccc_buf_bytes(&plain), &limits, &img));
@@ -387,7 +394,7 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     r = e->bound;
     CCC_TRY(ccc_receipt_set_job_id(&r, job_id, job_id_size));
     memcpy(r.request_sha256, req_hash, 32);
-    CCC_TRY(ccc_receipt_sha256(ccc_buf_bytes(&answer), r.answer_sha256));
+    CCC_TRY(ccc_receipt_answer_commit(salt, ccc_buf_bytes(&answer), r.answer_sha256));
     memcpy(r.model_sha256, e->model_sha256, 32);
     memcpy(r.policy_sha256, e->policy_sha256, 32);
     r.time_ms = now_ms;
@@ -397,6 +404,7 @@ ccc_status ccc_enclave_process_job(ccc_enclave *e, const char *job_id, size_t jo
     replay_record(e, job_hash, req_hash);
     sent_keep(e, job_hash, req_hash, out);
 out:
+    ccc_wipe(salt, sizeof salt);
     ccc_ohttp_ctx_wipe(&ctx);
     ccc_buf_wipe(&plain);
     ccc_buf_wipe(&answer);

@@ -67,6 +67,22 @@ ccc_status ccc_receipt_sha256(ccc_bytes data, uint8_t out[static 32])
     return ccc_sha256(data, out);
 }
 
+ccc_status ccc_receipt_answer_commit(const uint8_t salt[static CCC_RECEIPT_ANSWER_SALT_SIZE],
+                                     ccc_bytes answer, uint8_t out[static 32])
+{
+    ccc_status st = CCC_OK;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    CCC_CHECK(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+                  EVP_DigestUpdate(md, salt, CCC_RECEIPT_ANSWER_SALT_SIZE) == 1 &&
+                  (answer.size == 0 || EVP_DigestUpdate(md, answer.ptr, answer.size) == 1) &&
+                  EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32,
+              CCC_ERR_INTERNAL, "SHA-256 failed");
+out:
+    EVP_MD_CTX_free(md);
+    return st;
+}
+
 ccc_status ccc_receipt_bind_attestation(ccc_receipt *r, const ccc_attest_doc *doc)
 {
     CCC_ENSURE(doc && doc->cose.doc.input.size > 0, CCC_ERR_USAGE, "no attestation document");

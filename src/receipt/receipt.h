@@ -45,9 +45,13 @@
  *                                     (the enclave's clock: see caveat 3)
  *   "model_sha256"        bstr(32)    SHA-256 of the signed model manifest
  *                                     (the value extended into PCR16)
- *   "answer_sha256"       bstr(32)    SHA-256 of the answer bytes exactly as
- *                                     encrypted to the client (the egress
- *                                     guard's JSON, src/egress)
+ *   "answer_sha256"       bstr(32)    the answer's commitment:
+ *                                     SHA-256(answer_salt || answer), the
+ *                                     answer bytes exactly as encrypted to
+ *                                     the client (the egress guard's JSON),
+ *                                     answer_salt = HPKE Export(the request's
+ *                                     context, "ccc receipt answer salt", 32)
+ *                                     — see ccc_receipt_answer_commit
  *   "policy_sha256"       bstr(32)    the policy hash: SHA-256 of the signed
  *                                     policy bundle's payload (src/policy; the
  *                                     value the NSM extends into PCR17)
@@ -138,6 +142,19 @@ CCC_MUST_USE ccc_status ccc_receipt_set_job_id(ccc_receipt *r, const char *id, s
 /* Copy the PCRs of a parsed attestation document and set
  * attestation_sha256 to the hash of the document's bytes. */
 CCC_MUST_USE ccc_status ccc_receipt_bind_attestation(ccc_receipt *r, const ccc_attest_doc *doc);
+/*
+ * Answers are few (no cat looks the same for every photo), so a plain
+ * SHA-256 of the answer in a receipt the host carries would tell the host
+ * the answer by comparing hashes. The commitment is salted with a secret
+ * only the client and the enclave derive from the request's HPKE context
+ * (RFC 9180 §5.3 Export). `ccc count --save` keeps the salt beside the
+ * answer for offline checks.
+ */
+#define CCC_RECEIPT_ANSWER_SALT_LABEL "ccc receipt answer salt"
+#define CCC_RECEIPT_ANSWER_SALT_SIZE 32
+/* answer_sha256 = SHA-256(salt || answer). */
+CCC_MUST_USE ccc_status ccc_receipt_answer_commit(const uint8_t salt[static CCC_RECEIPT_ANSWER_SALT_SIZE],
+                                                  ccc_bytes answer, uint8_t out[static 32]);
 /* SHA-256 helper (OpenSSL EVP). */
 CCC_MUST_USE ccc_status ccc_receipt_sha256(ccc_bytes data, uint8_t out[static 32]);
 

@@ -221,7 +221,7 @@ export async function runJob({ photo, anchors, storage, fetch: fetchFn = globalT
     go('receipt', 'checking the receipt and the document that signed it');
     const signer = await checkDocument(docBytes, anchors, policy, now());
     const receipt = parseReceipt(receiptBytes);
-    await verifyReceipt(receipt, signer.doc, { jobId, request: encRequest, answer: answerBytes, policySha256: policy.sha256, manifests: policy.manifests });
+    await verifyReceipt(receipt, signer.doc, { jobId, request: encRequest, answer: answerBytes, answerSalt: state.answerSalt, policySha256: policy.sha256, manifests: policy.manifests });
     if (!equal(signer.doc.pcrs.get(16), await extendFromZero(receipt.modelSha256)))
       throw new Error('the receipt names another model than the one measured into PCR16');
     out.receipt = receipt;

@@ -93,7 +93,9 @@ export async function encapsulateRequest(cfg, request, aeadId = AEAD_AES256GCM, 
   const enc = new Uint8Array(sender.enc);
   // §4.4: secret = context.Export("message/bhttp response", max(Nn, Nk)).
   const secret = new Uint8Array(await sender.export(utf8('message/bhttp response'), Math.max(a.Nn, a.Nk)));
-  return { encRequest: concat(hdr, enc, ct), state: { enc, secret, aeadId } };
+  // The salt of the receipt's answer commitment (src/receipt/receipt.h).
+  const answerSalt = new Uint8Array(await sender.export(utf8('ccc receipt answer salt'), 32));
+  return { encRequest: concat(hdr, enc, ct), state: { enc, secret, aeadId, answerSalt } };
 }
 
 async function hkdf(secret, salt, info, bytes) {
