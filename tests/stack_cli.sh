@@ -35,6 +35,14 @@ expect "a foreground ccc up exits 0 on Ctrl-C" 0 "^0$" -- echo "$rc"
 sleep 0.5
 expect "  leaving no process behind" 0 "^0$" -- ours
 
+# The supervisor killed outright: what it started goes with it.
+"$CCC" up --detach --data "$STACK_DIR" --port "$port" >/dev/null 2>&1
+sup=$(cat "$STACK_DIR/run/up.pid")
+kill -9 "$sup"
+wait_for 15 bash -c "[ \$( { pgrep -f '^[^ ]*/ccc(-[a-z]+)? .*$STACK_DIR/' || true; } | wc -l) -eq 0 ]"
+expect "kill -9 of ccc up takes its processes with it" 0 "^0$" -- ours
+"$CCC" down --data "$STACK_DIR" >/dev/null 2>&1
+
 # A "rebuilt" enclave: the same program with one more byte (another PCR0).
 BIN=$WORK/bin
 mkdir -p "$BIN"

@@ -17,6 +17,9 @@
  * data directory, stopped at the end).
  */
 #include <dirent.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -69,6 +72,19 @@ typedef struct bench {
 } bench;
 
 static double now_ms(void) { return (double)ccc_now_ns() / 1e6; }
+
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) == 0 ? 0 : 0; /* best effort: keep going */
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -220,9 +236,12 @@ static void run_level(bench *b, unsigned clients, level_result *r)
     double t0 = now_ms();
     for (unsigned i = 0; i < clients; i++)
         pthread_create(&t[i], NULL, client_thread, b);
-    struct timespec ts = {(time_t)b->seconds,
-                          (long)((b->seconds - (double)(time_t)b->seconds) * 1e9)};
-    nanosleep(&ts, NULL);
+    /* the level's length, or until Ctrl-C (the stack is still stopped) */
+    double end = now_ms() + b->seconds * 1000.0;
+    while (now_ms() < end && !interrupted) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     atomic_store(&b->stop, true);
     for (unsigned i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
@@ -382,6 +401,10 @@ int ccc_cmd_bench_e2e(int argc, char **argv)
     if (st != CCC_OK)
         return ccc_cli_report(words, st);
 
+    /* Ctrl-C ends the run early but still stops the stack we started. */
+    struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     /* Bare detection first, before any stack runs on these cores. */
     double bare_p50 = 0, bare_rate = 0;
     char model_dir[4096];
@@ -445,7 +468,7 @@ int ccc_cmd_bench_e2e(int argc, char **argv)
     b.bare_ms = calloc(MAX_SAMPLES, sizeof *b.bare_ms);
     if (st == CCC_OK && (!b.latencies_ms || !b.bare_ms))
         st = CCC_ERR_NOMEM;
-    for (size_t i = 0; st == CCC_OK && i < level_count; i++) {
+    for (size_t i = 0; st == CCC_OK && i < level_count && !interrupted; i++) {
         printf("%u client%s for %.0f s%s ...\n", levels[i], levels[i] == 1 ? "" : "s", b.seconds,
                levels[i] == 1 ? " (each job in turn with a bare run of the same photo)" : "");
         fflush(stdout);
@@ -477,6 +500,13 @@ int ccc_cmd_bench_e2e(int argc, char **argv)
     }
     if (own_stack && data_dir)
         stack_stop(data_dir);
+    /* The temporary data directory holds keys (CA, policy, key store). */
+    if (own_stack && data_dir == tmp)
+        nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (interrupted)
+        fprintf(stderr, "ccc bench e2e: interrupted; the stack is stopped\n");
     free(b.latencies_ms);
     free(b.bare_ms);
     ccc_detect_model_free(b.model);

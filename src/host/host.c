@@ -158,6 +158,7 @@ ccc_status ccc_host_start(ccc_host *h)
 {
     CCC_ENSURE(h && !h->running, CCC_ERR_USAGE, "host already running");
     atomic_store(&h->stopping, false);
+    atomic_store(&h->draining, false); /* a restarted host long-polls again */
     CCC_GUARD(host_http_start(h));
     h->running = true;
     for (size_t i = 0; i < h->relay_count; i++) {

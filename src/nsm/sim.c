@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,9 +177,13 @@ ccc_status ccc_nsm_sim_launch(ccc_nsm_sim *sim, const char *path, char *const ar
     CCC_TRY(sealed_copy(src, &exe));
     /* Measure through the descriptor we are about to execute. */
     CCC_TRY(ccc_nsm_sim_measure_fd(sim, exe));
+    pid_t launcher = getpid();
     pid_t child = fork();
     CCC_CHECK(child >= 0, CCC_ERR_IO, "fork failed");
     if (child == 0) {
+        /* The enclave does not outlive its launcher (the NSM channel). */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != launcher)
+            _exit(127);
         /* Child: move exe out of the way, NSM channel to fd 3, close the rest. */
         int high = fcntl(exe, F_DUPFD_CLOEXEC, 64);
         if (high < 0)

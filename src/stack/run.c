@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,6 +115,7 @@ static ccc_status start_child(const ccc_stack_paths *p, child *c)
     strcat(log_path, ".log");
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     CCC_ENSURE(log_fd >= 0, CCC_ERR_IO, "cannot open a log file");
+    pid_t supervisor = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(log_fd);
@@ -121,8 +123,11 @@ static ccc_status start_child(const ccc_stack_paths *p, child *c)
     }
     if (pid == 0) {
         /* Own process group: stopping a child also stops what it started
-         * (nsm launch's enclave). Signals back to normal before exec. */
+         * (nsm launch's enclave). Signals back to normal before exec. A
+         * supervisor that dies (kill -9) takes its children with it. */
         setpgid(0, 0);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor)
+            _exit(127);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
