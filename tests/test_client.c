@@ -778,6 +778,18 @@ static void seal_refuses_before_encrypting(void **state)
     /* PNG magic truncated */
     assert_int_equal(ccc_client_job_seal(&cfg, ccc_bytes_of(F.crop.data, 7), NULL, &job),
                      CCC_ERR_UNSUPPORTED);
+    /* a PNG whose header says 9000 x 10: over the enclave's 8192 a side,
+     * refused from the header alone (no pixels needed) */
+    ccc_image black = {.rgb = calloc((size_t)9000 * 10, 3), .width = 9000, .height = 10};
+    assert_non_null(black.rgb);
+    ccc_buf wide;
+    ccc_buf_init(&wide, 1u << 20);
+    assert_int_equal(ccc_image_encode_png(&black, &wide), CCC_OK);
+    free(black.rgb);
+    assert_int_equal(ccc_client_job_seal(&cfg, ccc_buf_bytes(&wide), NULL, &job), CCC_ERR_LIMIT);
+    assert_false(job.sealed);
+    assert_int_equal(job.enc_request.size, 0);
+    ccc_buf_wipe(&wide);
     /* the policy's limit is on the whole enc_request (photo + 55) */
     cfg.policy.tou_max_body_bytes = F.crop.size + CCC_OHTTP_REQUEST_OVERHEAD - 1;
     assert_int_equal(ccc_client_job_seal(&cfg, ccc_buf_bytes(&F.crop), NULL, &job),

@@ -257,6 +257,9 @@ CCC_MUST_USE ccc_status ccc_hex_decode(const char *hex, uint8_t *out,
 CCC_MUST_USE ccc_status ccc_file_read(const char *path, ccc_buf *out);
 /* Write all `size` bytes to a descriptor, retrying short writes and EINTR. */
 CCC_MUST_USE ccc_status ccc_fd_write_all(int fd, const void *data, size_t size);
+/* True if an IPv4 TCP port cannot be bound because something listens on
+ * it (EADDRINUSE); a probe (bind, close) for clear start-up errors. */
+bool ccc_tcp_port_in_use(const char *ipv4, uint16_t port);
 /* mkdir -p: create `path` and any missing parents (new ones with `mode`).
  * CCC_ERR_LIMIT for a path over 4095 bytes, CCC_ERR_IO if one cannot be made. */
 CCC_MUST_USE ccc_status ccc_mkdir_p(const char *path, unsigned mode);

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,4 +167,22 @@ bool ccc_program_std_option(const char *arg, const char *program, const char *us
         return true;
     }
     return false;
+}
+
+bool ccc_tcp_port_in_use(const char *ipv4, uint16_t port)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    if (inet_pton(AF_INET, ipv4, &sin.sin_addr) != 1)
+        return false;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1; /* a port in TIME_WAIT is not "in use" */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool busy = bind(fd, (const struct sockaddr *)&sin, sizeof sin) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return busy;
 }

@@ -27,11 +27,17 @@ static void print_ready(const char *url, void *arg)
         snprintf(dir, sizeof dir, "%s", opts->dir);
     else if (ccc_stack_default_dir(dir, sizeof dir) != CCC_OK)
         snprintf(dir, sizeof dir, "(default)");
+    /* The defaults of ccc count are this stack's only without --data/--port. */
+    bool defaults = !opts->dir && (!opts->port || opts->port == CCC_STACK_DEFAULT_PORT);
     printf("ccc: local stack up at %s\n"
-           "     data and logs: %s   trust anchors: %s/trust\n"
-           "     count cats:    ccc count PHOTO...\n"
-           "     stop it:       Ctrl-C, or ccc down%s%s\n",
-           url, dir, dir, opts->dir ? " --data " : "", opts->dir ? opts->dir : "");
+           "     data and logs: %s   trust anchors: %s/trust\n",
+           url, dir, dir);
+    if (defaults)
+        printf("     count cats:    ccc count PHOTO...\n");
+    else
+        printf("     count cats:    ccc count --server %s --trust %s/trust PHOTO...\n", url, dir);
+    printf("     stop it:       Ctrl-C, or ccc down%s%s\n", opts->dir ? " --data " : "",
+           opts->dir ? opts->dir : "");
     fflush(stdout);
 }
 

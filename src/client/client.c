@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "cose/cose.h"
+#include "image/image.h"
 #include "nsm/nsm.h"
 
 /* Largest enc_response: the egress guard's cap + response nonce + tag. */
@@ -615,6 +616,15 @@ ccc_status ccc_client_job_seal(const ccc_client_config *cfg, ccc_bytes photo, co
      * by the enclave after the upload. */
     CCC_ENSURE(photo.ptr && is_jpeg_or_png(photo), CCC_ERR_UNSUPPORTED,
                "not a JPEG or PNG photo (refused before encryption)");
+    /* The enclave's decoder limits (src/image), read from the header only:
+     * a 48-megapixel phone photo is refused here, not after its upload. */
+    ccc_image_format format;
+    uint32_t width = 0, height = 0;
+    st = ccc_image_probe(photo, NULL, &format, &width, &height);
+    if (st == CCC_ERR_LIMIT)
+        CCC_BAIL(CCC_ERR_LIMIT, "photo over the enclave's image limits (8192 pixels a side, 40 "
+                                "megapixels): resize it (refused before encryption)");
+    st = CCC_OK; /* a header it cannot read is the enclave's to refuse */
     /* §11: the policy's tou.max_body_bytes bounds the whole enc_request */
     CCC_ENSURE(photo.size <= MAX_PHOTO_SIZE &&
                    photo.size + CCC_OHTTP_REQUEST_OVERHEAD <= cfg->policy.tou_max_body_bytes,

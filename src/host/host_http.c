@@ -716,6 +716,8 @@ ccc_status host_http_start(ccc_host *h)
     sin.sin_port = htons(h->listen_port);
     CCC_ENSURE(inet_pton(AF_INET, h->listen_addr, &sin.sin_addr) == 1, CCC_ERR_USAGE,
                "--listen must be an IPv4 address");
+    CCC_ENSURE(h->listen_port == 0 || !ccc_tcp_port_in_use(h->listen_addr, h->listen_port),
+               CCC_ERR_BUSY, "the --listen port is already in use (choose another)");
     h->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
         h->listen_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,

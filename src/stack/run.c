@@ -334,6 +334,9 @@ ccc_status ccc_stack_run(const ccc_stack_options *opts, void (*ready)(const char
     CCC_TRY(ccc_stack_model_manifest_hash(p->model_dir, p->manifest_sha256));
     CCC_TRY(ccc_stack_make_dirs(p));
     CCC_TRY(take_lock(p, &lock_fd));
+    /* Else the readiness probe could find another stack's host there. */
+    CCC_CHECK(!ccc_tcp_port_in_use("127.0.0.1", p->port), CCC_ERR_BUSY,
+              "the port is already in use (another stack? choose another --port)");
     CCC_TRY(ccc_stack_prepare_paths(p, !opts->static_dir));
     unlink(p->kms_sock);
     unlink(p->enclave_sock);
@@ -436,6 +439,9 @@ ccc_status ccc_stack_check_free(const ccc_stack_options *opts)
         st = ccc_stack_make_dirs(p);
     if (st == CCC_OK)
         st = take_lock(p, &fd); /* released at once: only a probe */
+    if (st == CCC_OK && ccc_tcp_port_in_use("127.0.0.1", p->port))
+        st = ccc_error_raise(CCC_ERR_BUSY, "the port is already in use (another stack? choose "
+                                           "another --port)", false, 0, __FILE__, __LINE__);
     if (fd >= 0)
         close(fd);
     free(p);
