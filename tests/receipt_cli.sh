@@ -24,6 +24,11 @@ expect other-doc 77 "bound to another attestation document" -- $R --attestation 
 expect other-policy 77 "policy hash differs" -- $R --attestation $T/doc.cbor \
   --policy $T/other-policy.cbor --policy-pub $T/policy-pub.pem
 expect answer 77 "answer hash differs" -- $R --attestation $T/doc.cbor --answer $T/request.bin --answer-salt $T/answer-salt
+# The answer commitment is salted: the right answer with another salt fails,
+# and an answer without its salt is a usage error, not a silent pass.
+head -c 64 /dev/zero | tr '\0' 'a' >$T/other-salt
+expect answer-other-salt 77 "answer hash differs" -- $R --attestation $T/doc.cbor --answer $T/answer.json --answer-salt $T/other-salt
+expect answer-no-salt 2 "answer-salt" -- $R --attestation $T/doc.cbor --answer $T/answer.json
 expect request 77 "request hash differs" -- $R --attestation $T/doc.cbor --request $T/answer.json
 expect job-id 77 "another job id" -- $R --attestation $T/doc.cbor --job-id job-0000
 expect wrong-pcr 77 "CCC_ATTEST_E_PCR_MISMATCH" -- $R --attestation $T/doc.cbor --pcr 0="$(printf '00%.0s' $(seq 48))"

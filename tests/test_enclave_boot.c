@@ -520,6 +520,12 @@ static void good_job(int fd, const char *job_id, const char *sample, ccc_bytes d
 
     uint8_t answer[CCC_EGRESS_MAX_ANSWER_SIZE];
     size_t answer_size = 0;
+    uint8_t salt[CCC_RECEIPT_ANSWER_SALT_SIZE]; /* the receipt's answer salt */
+    assert_int_equal(ccc_hpke_ctx_export(&c.hpke,
+                                         ccc_bytes_of(CCC_RECEIPT_ANSWER_SALT_LABEL,
+                                                      sizeof CCC_RECEIPT_ANSWER_SALT_LABEL - 1),
+                                         salt, sizeof salt),
+                     CCC_OK);
     assert_int_equal(ccc_ohttp_response_decapsulate(&c, resp.ptr, resp.size, answer, sizeof answer,
                                                     &answer_size),
                      CCC_OK);
@@ -537,7 +543,8 @@ static void good_job(int fd, const char *job_id, const char *sample, ccc_bytes d
     assert_int_equal(ccc_receipt_parse(&m, rcpt), CCC_OK);
     uint8_t req_sha[32], ans_sha[32];
     assert_int_equal(ccc_receipt_sha256(ccc_buf_bytes(&enc), req_sha), CCC_OK);
-    assert_int_equal(ccc_receipt_sha256(ccc_bytes_of(answer, answer_size), ans_sha), CCC_OK);
+    assert_int_equal(ccc_receipt_answer_commit(salt, ccc_bytes_of(answer, answer_size), ans_sha),
+                     CCC_OK);
     ccc_receipt_expect ex = {.job_id = job_id,
                              .request_sha256 = req_sha,
                              .answer_sha256 = ans_sha,
