@@ -25,6 +25,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +109,36 @@ static void progress_clear(progress_state *p)
 /* Output                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * jansson holds the decrypted answer (count, confidence, boxes) for --json:
+ * its blocks are wiped before they are freed. Each block carries its size
+ * in a header of one max_align_t, so alignment is kept.
+ */
+typedef union wipe_header {
+    size_t size;
+    max_align_t align;
+} wipe_header;
+
+static void *wiping_malloc(size_t size)
+{
+    if (size > SIZE_MAX - sizeof(wipe_header))
+        return NULL;
+    wipe_header *h = malloc(sizeof *h + size);
+    if (!h)
+        return NULL;
+    h->size = size;
+    return h + 1;
+}
+
+static void wiping_free(void *p)
+{
+    if (!p)
+        return;
+    wipe_header *h = (wipe_header *)p - 1;
+    ccc_wipe(h, sizeof *h + h->size);
+    free(h);
+}
+
 static json_t *json_text(const char *s)
 {
     json_t *j = json_string(s);
@@ -119,7 +151,7 @@ static void print_json(json_t *j)
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(3)) : NULL;
     if (text)
         printf("%s\n", text);
-    free(text);
+    wiping_free(text); /* json_dumps allocates with the functions set below */
     json_decref(j);
 }
 
@@ -287,6 +319,7 @@ static void print_config(const ccc_client_config *cfg, const ccc_client_trust *t
 
 int ccc_cmd_count(int argc, char **argv)
 {
+    json_set_alloc_funcs(wiping_malloc, wiping_free);
     static const char words[] = "count";
     if (ccc_cli_wants_help(argc, argv, words))
         return 0;
