@@ -853,6 +853,15 @@ static void base64_is_strict(void **state)
     ccc_buf b;
     ccc_buf_init(&b, 2);
     assert_int_equal(ccc_client_base64_decode(ccc_bytes_of("Zm9v", 4), &b), CCC_ERR_LIMIT);
+    /* a padded field exactly at its cap fits */
+    assert_int_equal(ccc_client_base64_decode(ccc_bytes_of("Zm8=", 4), &b), CCC_OK);
+    assert_int_equal(b.size, 2);
+    assert_memory_equal(b.data, "fo", 2);
+    ccc_buf_wipe(&b);
+    ccc_buf_init(&b, 7);
+    assert_int_equal(ccc_client_base64_decode(ccc_bytes_of("Zm9vYmFyZg==", 12), &b), CCC_OK);
+    assert_int_equal(b.size, 7);
+    assert_memory_equal(b.data, "foobarf", 7);
     ccc_buf_wipe(&b);
 }
 

@@ -166,11 +166,19 @@ ccc_status ccc_client_base64_decode(ccc_bytes text, ccc_buf *out)
                "base64 text is not canonical");
     size_t decoded = text.size / 4 * 3 - pad;
     CCC_ENSURE(decoded <= out->max_size - out->size, CCC_ERR_LIMIT, "base64 field over its cap");
-    uint8_t *tail = NULL;
-    CCC_GUARD(ccc_buf_extend(out, text.size / 4 * 3, &tail));
-    int n = EVP_DecodeBlock(tail, text.ptr, (int)text.size);
-    out->size -= text.size / 4 * 3 - decoded;
-    CCC_ENSURE(n >= 0 && (size_t)n == text.size / 4 * 3, CCC_ERR_PARSE, "base64 text is invalid");
+    /* Whole quanta straight into the buffer, the last (padded) one through
+     * a 3-byte scratch: the buffer never grows past `decoded`, so a field
+     * exactly at its cap fits. */
+    size_t head = text.size - 4, start = out->size;
+    uint8_t *tail = NULL, last_q[3];
+    CCC_GUARD(ccc_buf_extend(out, decoded, &tail));
+    int n = head ? EVP_DecodeBlock(tail, text.ptr, (int)head) : 0;
+    int m = EVP_DecodeBlock(last_q, text.ptr + head, 4);
+    if (n < 0 || (size_t)n != head / 4 * 3 || m != 3) {
+        out->size = start;
+        CCC_BAIL(CCC_ERR_PARSE, "base64 text is invalid");
+    }
+    memcpy(tail + head / 4 * 3, last_q, 3 - pad);
     return CCC_OK;
 }
 
