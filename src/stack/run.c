@@ -286,8 +286,10 @@ static ccc_status write_text(const char *path, const char *text)
     return ccc_file_write(path, text, strlen(text));
 }
 
-/* Hold DIR/run/up.lock for the life of the stack: one stack per directory. */
-static ccc_status take_lock(const ccc_stack_paths *p, int *fd_out)
+/* Hold DIR/run/up.lock; with `record_pid` also write our pid INTO it, so
+ * `ccc down` reads the pid of whoever holds the lock — never a stale
+ * up.pid left by a crashed run (that pid may be another process now). */
+static ccc_status take_lock(const ccc_stack_paths *p, bool record_pid, int *fd_out)
 {
     char path[CCC_STACK_PATH_MAX];
     CCC_GUARD(ccc_stack_path(path, p->run_dir, "up.lock"));
@@ -296,6 +298,14 @@ static ccc_status take_lock(const ccc_stack_paths *p, int *fd_out)
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
         CCC_BAIL(CCC_ERR_BUSY, "a stack is already running in this data directory (ccc down)");
+    }
+    if (record_pid) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+            close(fd);
+            CCC_BAIL(CCC_ERR_IO, "cannot write the stack's lock file");
+        }
     }
     *fd_out = fd;
     return CCC_OK;
@@ -333,7 +343,7 @@ ccc_status ccc_stack_run(const ccc_stack_options *opts, void (*ready)(const char
     CCC_TRY(ccc_stack_paths_init(opts, p));
     CCC_TRY(ccc_stack_model_manifest_hash(p->model_dir, p->manifest_sha256));
     CCC_TRY(ccc_stack_make_dirs(p));
-    CCC_TRY(take_lock(p, &lock_fd));
+    CCC_TRY(take_lock(p, true, &lock_fd));
     /* Else the readiness probe could find another stack's host there. */
     CCC_CHECK(!ccc_tcp_port_in_use("127.0.0.1", p->port), CCC_ERR_BUSY,
               "the port is already in use (another stack? choose another --port)");
@@ -438,7 +448,7 @@ ccc_status ccc_stack_check_free(const ccc_stack_options *opts)
     if (st == CCC_OK)
         st = ccc_stack_make_dirs(p);
     if (st == CCC_OK)
-        st = take_lock(p, &fd); /* released at once: only a probe */
+        st = take_lock(p, false, &fd); /* released at once: only a probe */
     if (st == CCC_OK && ccc_tcp_port_in_use("127.0.0.1", p->port))
         st = ccc_error_raise(CCC_ERR_BUSY, "the port is already in use (another stack? choose "
                                            "another --port)", false, 0, __FILE__, __LINE__);
@@ -451,13 +461,12 @@ ccc_status ccc_stack_check_free(const ccc_stack_options *opts)
 ccc_status ccc_stack_down(const char *dir, unsigned timeout_s, bool *was_running)
 {
     *was_running = false;
-    char root[CCC_STACK_PATH_MAX], lock_path[CCC_STACK_PATH_MAX], pid_path[CCC_STACK_PATH_MAX];
+    char root[CCC_STACK_PATH_MAX], lock_path[CCC_STACK_PATH_MAX];
     if (dir)
         CCC_GUARD(ccc_stack_path(root, dir, "."));
     else
         CCC_GUARD(ccc_stack_default_dir(root, sizeof root));
     CCC_GUARD(ccc_stack_path(lock_path, root, "run/up.lock"));
-    CCC_GUARD(ccc_stack_path(pid_path, root, "run/up.pid"));
     int fd = open(lock_path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return CCC_OK; /* never started here */
@@ -465,19 +474,20 @@ ccc_status ccc_stack_down(const char *dir, unsigned timeout_s, bool *was_running
         close(fd); /* nobody holds it: nothing runs */
         return CCC_OK;
     }
-    ccc_buf b;
-    ccc_buf_init(&b, 64);
-    ccc_status st = ccc_file_read(pid_path, &b);
+    /* The holder writes its pid into the lock right after taking it. */
     long pid = 0;
-    if (st == CCC_OK) {
-        char text[65] = {0};
-        memcpy(text, b.data, b.size < 64 ? b.size : 64);
-        pid = strtol(text, NULL, 10);
+    for (int i = 0; i < 20 && pid <= 1; i++) {
+        char text[32] = {0};
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        pid = n > 0 ? strtol(text, NULL, 10) : 0;
+        if (pid <= 1) {
+            struct timespec ts = {0, 50000000L};
+            nanosleep(&ts, NULL);
+        }
     }
-    ccc_buf_wipe(&b);
-    if (st != CCC_OK || pid <= 1) {
+    if (pid <= 1) {
         close(fd);
-        CCC_BAIL(CCC_ERR_IO, "a stack holds the lock but its pid file is unreadable");
+        CCC_BAIL(CCC_ERR_IO, "a stack holds the lock but has not written its pid");
     }
     *was_running = true;
     kill((pid_t)pid, SIGTERM);
