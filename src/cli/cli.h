@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "attest/attest.h"
 #include "base/base.h"
 
 typedef int (*ccc_cli_run_fn)(int argc, char **argv);
@@ -63,6 +64,52 @@ struct ccc_attest_pcr_set;
 CCC_MUST_USE ccc_status ccc_cli_parse_time(const char *v, uint64_t *ms);
 CCC_MUST_USE ccc_status ccc_cli_load_root(const char *path, struct ccc_x509_root **root);
 CCC_MUST_USE ccc_status ccc_cli_parse_pcr_arg(const char *arg, struct ccc_attest_pcr_set *set);
+/*
+ * The document-check options `attest verify` and `receipt verify` share
+ * (cmd_attest.c): --root, --at, --pcr, --policy, --policy-pub and
+ * --allow-debug-INSECURE. A command puts CCC_CLI_DOC_OPTIONS in its getopt
+ * table (its own codes start at CCC_CLI_O_OWN), passes every code to
+ * ccc_cli_doc_opt, and after parsing calls ccc_cli_doc_apply.
+ */
+struct ccc_policy;
+enum {
+    CCC_CLI_O_ROOT = 256,
+    CCC_CLI_O_AT,
+    CCC_CLI_O_PCR,
+    CCC_CLI_O_POLICY,
+    CCC_CLI_O_POLICY_PUB,
+    CCC_CLI_O_DEBUG,
+    CCC_CLI_O_OWN
+};
+#define CCC_CLI_DOC_OPTIONS                                                                        \
+    {"root", required_argument, NULL, CCC_CLI_O_ROOT}, {"at", required_argument, NULL, CCC_CLI_O_AT}, \
+        {"pcr", required_argument, NULL, CCC_CLI_O_PCR},                                           \
+        {"policy", required_argument, NULL, CCC_CLI_O_POLICY},                                     \
+        {"policy-pub", required_argument, NULL, CCC_CLI_O_POLICY_PUB},                             \
+        {"allow-debug-INSECURE", no_argument, NULL, CCC_CLI_O_DEBUG}
+
+typedef struct ccc_cli_doc_opts {
+    const char *root;       /* NULL: the AWS root (ccc_cli_load_root)  */
+    const char *policy;     /* signed policy bundle                     */
+    const char *policy_pub;
+    ccc_attest_pcr_set set; /* --pcr N=HEX ...                          */
+    bool has_time;
+    uint64_t at_ms;
+    bool allow_debug;
+} ccc_cli_doc_opts;
+
+/* One getopt code: *handled tells whether it was a shared option. */
+CCC_MUST_USE ccc_status ccc_cli_doc_opt(ccc_cli_doc_opts *o, int code, const char *arg,
+                                        bool *handled);
+/*
+ * Into `ap`: the time, debug permission and the measurements — the signed
+ * policy's sets (loaded into `bundle`, its hash into `hash`) or the --pcr
+ * set, never both (CCC_ERR_USAGE). *source: "policy", "pcr" or NULL (no
+ * measurements given). `ap` must stay next to `o` (it points at o->set).
+ */
+CCC_MUST_USE ccc_status ccc_cli_doc_apply(ccc_cli_doc_opts *o, struct ccc_policy *bundle,
+                                          uint8_t hash[32], ccc_attest_policy *ap,
+                                          const char **source);
 /* Read and verify a policy bundle for `attest verify --policy` and
  * `nsm launch --policy` (cmd_policy.c); `hash` (may be NULL) receives the
  * policy hash. */

@@ -177,34 +177,65 @@ static void print_report_json(const char *path, const ccc_attest_report *rep)
     printf("]}\n");
 }
 
+ccc_status ccc_cli_doc_opt(ccc_cli_doc_opts *o, int code, const char *arg, bool *handled)
+{
+    *handled = true;
+    switch (code) {
+    case CCC_CLI_O_ROOT: o->root = arg; return CCC_OK;
+    case CCC_CLI_O_AT: o->has_time = true; return ccc_cli_parse_time(arg, &o->at_ms);
+    case CCC_CLI_O_PCR: return ccc_cli_parse_pcr_arg(arg, &o->set);
+    case CCC_CLI_O_POLICY: o->policy = arg; return CCC_OK;
+    case CCC_CLI_O_POLICY_PUB: o->policy_pub = arg; return CCC_OK;
+    case CCC_CLI_O_DEBUG: o->allow_debug = true; return CCC_OK;
+    default: *handled = false; return CCC_OK;
+    }
+}
+
+ccc_status ccc_cli_doc_apply(ccc_cli_doc_opts *o, ccc_policy *bundle, uint8_t hash[32],
+                             ccc_attest_policy *ap, const char **source)
+{
+    *source = NULL;
+    CCC_ENSURE(!(o->set.count > 0 && o->policy), CCC_ERR_USAGE, "give --pcr or --policy, not both");
+    ap->has_time = o->has_time;
+    ap->at_ms = o->at_ms;
+    ap->allow_debug_INSECURE = o->allow_debug;
+    if (o->policy) {
+        /* The signed bundle's measurement sets (blue/green) are the allowlist. */
+        CCC_GUARD(ccc_cli_policy_load(o->policy, o->policy_pub, bundle, hash));
+        ccc_policy_to_attest(bundle, ap);
+        *source = "policy";
+    } else if (o->set.count > 0) {
+        ap->sets = &o->set;
+        ap->set_count = 1;
+        *source = "pcr";
+    }
+    return CCC_OK;
+}
+
 int ccc_cmd_attest_verify(int argc, char **argv)
 {
     static const char words[] = "attest verify";
     if (ccc_cli_wants_help(argc, argv, words))
         return 0;
-    enum { O_ROOT = 256, O_AT, O_PCR, O_NONCE, O_UD, O_PK, O_AGE, O_DEBUG, O_ANY, O_JSON, O_POLICY, O_POLICY_PUB };
+    enum { O_NONCE = CCC_CLI_O_OWN, O_UD, O_PK, O_AGE, O_ANY, O_JSON };
     static const struct option opts[] = {
-        {"root", required_argument, NULL, O_ROOT},
-        {"at", required_argument, NULL, O_AT},
-        {"pcr", required_argument, NULL, O_PCR},
+        CCC_CLI_DOC_OPTIONS,
         {"nonce", required_argument, NULL, O_NONCE},
         {"user-data", required_argument, NULL, O_UD},
         {"public-key", required_argument, NULL, O_PK},
         {"max-age", required_argument, NULL, O_AGE},
-        {"allow-debug-INSECURE", no_argument, NULL, O_DEBUG},
         {"any-measurement-INSECURE", no_argument, NULL, O_ANY},
         {"json", no_argument, NULL, O_JSON},
-        {"policy", required_argument, NULL, O_POLICY},
-        {"policy-pub", required_argument, NULL, O_POLICY_PUB},
         {NULL, 0, NULL, 0},
     };
     ccc_status st = CCC_OK;
     int rc = 0;
-    const char *root_path = NULL, *policy_path = NULL, *policy_pub = NULL;
-    bool json = false;
+    bool json = false, shared = false;
     static ccc_policy bundle;
-    ccc_attest_pcr_set set;
-    memset(&set, 0, sizeof set);
+    static ccc_cli_doc_opts d; /* holds the --pcr set that `p` points at */
+    memset(&d, 0, sizeof d);
+    uint64_t max_age_ms = 0;
+    bool any = false;
     ccc_attest_policy p;
     memset(&p, 0, sizeof p);
     uint8_t *nonce = NULL, *ud = NULL, *pk = NULL;
@@ -218,17 +249,15 @@ int ccc_cmd_attest_verify(int argc, char **argv)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        st = ccc_cli_doc_opt(&d, c, optarg, &shared);
+        if (shared) {
+            if (st != CCC_OK) {
+                rc = ccc_cli_report(words, st);
+                goto out;
+            }
+            continue;
+        }
         switch (c) {
-        case O_ROOT:
-            root_path = optarg;
-            break;
-        case O_AT:
-            p.has_time = true;
-            st = ccc_cli_parse_time(optarg, &p.at_ms);
-            break;
-        case O_PCR:
-            st = ccc_cli_parse_pcr_arg(optarg, &set);
-            break;
         case O_NONCE:
             st = parse_hex_arg(optarg, &nonce, &nonce_size);
             break;
@@ -244,23 +273,14 @@ int ccc_cmd_attest_verify(int argc, char **argv)
             if (!end || *end || s == 0 || s > 86400ull * 365)
                 st = ccc_error_raise(CCC_ERR_USAGE, "--max-age wants seconds (1..31536000)",
                                      false, 0, __FILE__, __LINE__);
-            p.max_age_ms = s * 1000u;
+            max_age_ms = s * 1000u;
             break;
         }
-        case O_DEBUG:
-            p.allow_debug_INSECURE = true;
-            break;
         case O_ANY:
-            p.allow_any_measurement_INSECURE = true;
+            any = true;
             break;
         case O_JSON:
             json = true;
-            break;
-        case O_POLICY:
-            policy_path = optarg;
-            break;
-        case O_POLICY_PUB:
-            policy_pub = optarg;
             break;
         default:
             rc = ccc_cli_usage_error(words, "unknown option");
@@ -276,30 +296,23 @@ int ccc_cmd_attest_verify(int argc, char **argv)
         goto out;
     }
     const char *path = argv[optind];
-    if (set.count > 0 && policy_path) {
-        rc = ccc_cli_usage_error(words, "give --pcr or --policy, not both");
+    const char *source = NULL;
+    uint8_t policy_hash[32];
+    st = ccc_cli_doc_apply(&d, &bundle, policy_hash, &p, &source);
+    if (st != CCC_OK) {
+        rc = st == CCC_ERR_USAGE ? ccc_cli_usage_error(words, ccc_error_detail())
+                                 : ccc_cli_report(words, st);
         goto out;
     }
-    if (set.count > 0) {
-        p.sets = &set;
-        p.set_count = 1;
-    }
-    if (policy_path) {
-        /* The signed bundle's measurement sets (blue/green) are the allowlist. */
-        st = ccc_cli_policy_load(policy_path, policy_pub, &bundle, NULL);
-        if (st != CCC_OK) {
-            rc = ccc_cli_report(words, st);
-            goto out;
-        }
-        ccc_policy_to_attest(&bundle, &p);
-    }
+    p.max_age_ms = max_age_ms;
+    p.allow_any_measurement_INSECURE = any;
     if (nonce)
         p.nonce = ccc_bytes_of(nonce, nonce_size);
     if (ud)
         p.user_data = ccc_bytes_of(ud, ud_size);
     if (pk)
         p.public_key = ccc_bytes_of(pk, pk_size);
-    st = ccc_cli_load_root(root_path, &root);
+    st = ccc_cli_load_root(d.root, &root);
     if (st == CCC_OK)
         st = ccc_file_read(path, &file);
     if (st != CCC_OK) {
@@ -311,7 +324,7 @@ int ccc_cmd_attest_verify(int argc, char **argv)
     ccc_x509_root_sha256(root, fp);
     ccc_hex_encode(fp, sizeof fp, fp_hex);
     snprintf(root_desc, sizeof root_desc, "%s (sha256 %.16s...)",
-             root_path ? "given with --root" : "AWS Nitro Enclaves root G1 (compiled in)", fp_hex);
+             d.root ? "given with --root" : "AWS Nitro Enclaves root G1 (compiled in)", fp_hex);
 
     ccc_attest_report rep;
     ccc_attest_error why = CCC_ATTEST_OK;

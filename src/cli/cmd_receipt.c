@@ -158,43 +158,26 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
     static const char words[] = "receipt verify";
     if (ccc_cli_wants_help(argc, argv, words))
         return 0;
-    enum {
-        O_DOC = 256,
-        O_ROOT,
-        O_AT,
-        O_POLICY,
-        O_POLICY_PUB,
-        O_PCR,
-        O_ANSWER,
-        O_ANSWER_SALT,
-        O_REQUEST,
-        O_JOB,
-        O_DEBUG,
-        O_JSON
-    };
+    enum { O_DOC = CCC_CLI_O_OWN, O_ANSWER, O_ANSWER_SALT, O_REQUEST, O_JOB, O_JSON };
     static const struct option opts[] = {
+        CCC_CLI_DOC_OPTIONS,
         {"attestation", required_argument, NULL, O_DOC},
-        {"root", required_argument, NULL, O_ROOT},
-        {"at", required_argument, NULL, O_AT},
-        {"policy", required_argument, NULL, O_POLICY},
-        {"policy-pub", required_argument, NULL, O_POLICY_PUB},
-        {"pcr", required_argument, NULL, O_PCR},
         {"answer", required_argument, NULL, O_ANSWER},
         {"answer-salt", required_argument, NULL, O_ANSWER_SALT},
         {"request", required_argument, NULL, O_REQUEST},
         {"job-id", required_argument, NULL, O_JOB},
-        {"allow-debug-INSECURE", no_argument, NULL, O_DEBUG},
         {"json", no_argument, NULL, O_JSON},
         {NULL, 0, NULL, 0},
     };
     ccc_status st = CCC_OK;
     int rc = 0;
-    const char *doc_path = NULL, *root_path = NULL, *policy_path = NULL, *policy_pub = NULL;
+    const char *doc_path = NULL;
     const char *answer_path = NULL, *salt_path = NULL, *request_path = NULL;
     bool json = false;
     static ccc_policy bundle;
-    ccc_attest_pcr_set set;
-    memset(&set, 0, sizeof set);
+    static ccc_cli_doc_opts d; /* holds the --pcr set that `ap` points at */
+    memset(&d, 0, sizeof d);
+    bool shared = false;
     ccc_attest_policy ap;
     memset(&ap, 0, sizeof ap);
     ccc_receipt_expect ex;
@@ -212,25 +195,17 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        st = ccc_cli_doc_opt(&d, c, optarg, &shared);
+        if (shared) {
+            if (st != CCC_OK) {
+                rc = ccc_cli_report(words, st);
+                goto out;
+            }
+            continue;
+        }
         switch (c) {
         case O_DOC:
             doc_path = optarg;
-            break;
-        case O_ROOT:
-            root_path = optarg;
-            break;
-        case O_AT:
-            ap.has_time = true;
-            st = ccc_cli_parse_time(optarg, &ap.at_ms);
-            break;
-        case O_POLICY:
-            policy_path = optarg;
-            break;
-        case O_POLICY_PUB:
-            policy_pub = optarg;
-            break;
-        case O_PCR:
-            st = ccc_cli_parse_pcr_arg(optarg, &set);
             break;
         case O_ANSWER:
             answer_path = optarg;
@@ -243,9 +218,6 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
             break;
         case O_JOB:
             ex.job_id = optarg;
-            break;
-        case O_DEBUG:
-            ap.allow_debug_INSECURE = true;
             break;
         case O_JSON:
             json = true;
@@ -267,25 +239,20 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
         rc = ccc_cli_usage_error(words, "--answer-salt goes with --answer");
         goto out;
     }
-    if (set.count > 0 && policy_path) {
-        rc = ccc_cli_usage_error(words, "give --pcr or --policy, not both");
+    verify_outcome o = {.measurements = "NOT CHECKED (give --policy or --pcr)"};
+    const char *source = NULL;
+    st = ccc_cli_doc_apply(&d, &bundle, policy_hash, &ap, &source);
+    if (st != CCC_OK) {
+        rc = st == CCC_ERR_USAGE ? ccc_cli_usage_error(words, ccc_error_detail())
+                                 : ccc_cli_report(words, st);
         goto out;
     }
-    verify_outcome o = {.measurements = "NOT CHECKED (give --policy or --pcr)"};
-    if (policy_path) {
-        st = ccc_cli_policy_load(policy_path, policy_pub, &bundle, policy_hash);
-        if (st != CCC_OK) {
-            rc = ccc_cli_report(words, st);
-            goto out;
-        }
-        ccc_policy_to_attest(&bundle, &ap);
+    if (source && strcmp(source, "policy") == 0) {
         ex.policy_sha256 = policy_hash;
         ex.model_allowed = (const uint8_t(*)[32])bundle.manifests;
         ex.model_allowed_count = bundle.manifest_count;
         o.measurements = "accepted by the signed policy";
-    } else if (set.count > 0) {
-        ap.sets = &set;
-        ap.set_count = 1;
+    } else if (source) {
         o.measurements = "equal to --pcr";
     } else {
         ap.allow_any_measurement_INSECURE = true;
@@ -304,7 +271,7 @@ int ccc_cmd_receipt_verify(int argc, char **argv)
         ex.request_sha256 = request_hash;
     }
     if (st == CCC_OK)
-        st = ccc_cli_load_root(root_path, &root);
+        st = ccc_cli_load_root(d.root, &root);
     if (st == CCC_OK)
         st = ccc_file_read(doc_path, &dfile);
     if (st == CCC_OK)
